@@ -1,0 +1,70 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from registry import errors
+from registry.auth.controller import AuthController
+from registry.auth.deps import provide_registry
+from registry.context import Registry
+from registry.http.problems import handle_exception
+from registry.licenses.controller import LicenseController, LicenseTypeController
+from registry.orgs.controller import DidController
+from registry.settings import Settings
+
+
+@get("/healthz", summary="Liveness and database reachability", tags=["ops"])
+async def healthz(registry: NamedDependency[Registry]) -> Response[dict[str, str]]:
+    try:
+        await registry.db.ping()
+    except Exception as exc:  # any driver error means "not ready"
+        raise errors.ServiceUnavailable("数据库不可达 / Database unreachable") from exc
+    return Response({"status": "ok", "database": registry.db.dialect})
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Litestar:
+    """Build the app; ``registry`` may be passed in by tests and the CLI so they share one container."""
+    owned = registry is None
+    reg = registry or Registry.from_settings(settings or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await reg.close()
+
+    return Litestar(
+        route_handlers=[healthz, AuthController, LicenseController, LicenseTypeController, DidController],
+        dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
+        state=State({"registry": reg}),
+        lifespan=[lifespan],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=reg.settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="电子证照库 Electronic Licence Registry",
+            version="1.0.0",
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+        ),
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Entry point for uvicorn workers (``registry.app:app_from_env`` with ``factory=True``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app()

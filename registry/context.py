@@ -1,0 +1,40 @@
+"""The running registry's shared parts: settings, database, master key, key provider, templates.
+
+One ``Registry`` per process (the web app, the CLI and the tests each build one). It holds nothing that must
+agree across workers except caches whose source of truth is the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry.db import Database
+from registry.licence_types import Catalog, default_catalog
+from registry.settings import Settings
+from signing.keys import KeyProvider, MasterKey, SealedKeyProvider, Signer
+
+
+@dataclass
+class Registry:
+    settings: Settings
+    db: Database
+    master_key: MasterKey
+    key_provider: KeyProvider
+    catalog: Catalog
+    # Unsealed signers by signing_key.id. A key's secret never changes, so entries never go stale; which
+    # key is *active* is read from the database on every issuance.
+    signers: dict[int, Signer] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Registry:
+        master = MasterKey.load_or_create(settings.master_key_file)
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            master_key=master,
+            key_provider=SealedKeyProvider(master),
+            catalog=default_catalog(),
+        )
+
+    async def close(self) -> None:
+        await self.db.dispose()

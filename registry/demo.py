@@ -1,0 +1,73 @@
+"""``registry demo``: departments for every licence type, an agency, and one licence of every type.
+
+Safe to run again: organisations that exist get a fresh client secret (only hashes are stored, so the old
+one cannot be shown), licences are issued under fixed idempotency keys and so are not issued twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from registry.auth.tokens import ORG_SCOPES, Principal
+from registry.context import Registry
+from registry.licenses import service
+from registry.licenses.schemas import HolderIn, LicenseCreate
+from registry.models import Organisation
+from registry.orgs.service import create_organisation, reset_client_secret
+from verification.identifiers import uscc_check
+
+_AGENCY_BASE = "11440304MB2C59870"  # 机关, 深圳市福田区
+DEMO_AGENCY = {"code": _AGENCY_BASE + uscc_check(_AGENCY_BASE), "name": "深圳市福田区政务服务数据管理局"}
+
+
+async def _ensure_org(reg: Registry, code: str, name: str, role: str, types: list[str]) -> dict[str, Any]:
+    async with reg.db.read() as session:
+        existing = (await session.exec(select(Organisation).where(Organisation.code == code))).first()
+    if existing is None:
+        created = await create_organisation(reg, code=code, name=name, role=role, license_types=types)
+        secret = created.client_secret
+    else:
+        secret = await reset_client_secret(reg, code)
+    return {
+        "code": code,
+        "name": name,
+        "role": role,
+        "license_types": types,
+        "client_id": code,
+        "client_secret": secret,
+    }
+
+
+async def seed_demo(reg: Registry) -> dict[str, Any]:
+    departments: dict[str, tuple[str, list[str]]] = {}
+    for lt in reg.catalog.all():
+        _, types = departments.setdefault(lt.example_issuer.code, (lt.example_issuer.name, []))
+        types.append(lt.type)
+    orgs = [await _ensure_org(reg, code, name, "issuer", types) for code, (name, types) in departments.items()]
+    orgs.append(await _ensure_org(reg, DEMO_AGENCY["code"], DEMO_AGENCY["name"], "agency", []))
+
+    licences = []
+    for lt in reg.catalog.all():
+        issuer = lt.example_issuer.code
+        principal = Principal(kind="org", subject=issuer, role="issuer", scopes=frozenset(ORG_SCOPES["issuer"]))
+        holder = lt.example_holder
+        body = LicenseCreate(
+            type=lt.type,
+            holder=HolderIn(id_type=holder.id_type, id_number=holder.id_number, name=holder.name),
+            fields=lt.example_fields(),
+        )
+        issued = await service.issue(reg, principal, body, f"demo-{lt.type}")
+        licences.append(
+            {
+                "type": lt.type,
+                "type_name": lt.name,
+                "identifier": issued.license.identifier,
+                "holder_name": holder.name,
+                "holder_id_number": holder.id_number,
+                "issuer_code": issuer,
+                "compact_qr": issued.license.compact_jcs is not None,
+            }
+        )
+    return {"base_url": reg.settings.base_url, "organisations": orgs, "licenses": licences}

@@ -1,0 +1,183 @@
+"""The registry's domain errors: one framework-free tree, translated to RFC 9457 problem details in one
+place (``registry.http.problems``).
+
+Every error carries a stable machine ``code``, the HTTP ``status`` it maps to, a bilingual ``title`` and a
+``detail`` that tells the caller, in words, what was wrong. Extra structured facts (which field, which
+identifier) travel in ``extra`` and appear as extension members of the problem document.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class RegistryError(Exception):
+    """Base of every error the registry reports to a caller."""
+
+    code: ClassVar[str] = "registry_error"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "请求有误 / Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+# --- request shape -----------------------------------------------------------------------------------
+
+
+class BadRequest(RegistryError):
+    code = "bad_request"
+    title = "请求格式有误 / Malformed request"
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+    title = "请求体不是合法的 JSON / Request body is not valid JSON"
+
+
+class BodyTooLarge(RegistryError):
+    code = "body_too_large"
+    status = 413
+    title = "请求体过大 / Request body too large"
+
+
+class ValidationFailed(RegistryError):
+    """The body parsed but does not fit the schema or the licence template."""
+
+    code = "validation_failed"
+    status = 422
+    title = "数据校验未通过 / Validation failed"
+
+
+class InvalidFields(ValidationFailed):
+    code = "invalid_fields"
+    title = "证照字段校验未通过 / Licence fields failed validation"
+
+
+class InvalidHolderId(ValidationFailed):
+    code = "invalid_holder_id"
+    title = "持证人证件号码无效 / Invalid holder identifier"
+
+
+class InvalidIdentifier(ValidationFailed):
+    code = "invalid_identifier"
+    title = "证照标识无效 / Invalid licence identifier"
+
+
+class UnknownLicenseType(ValidationFailed):
+    code = "unknown_license_type"
+    title = "证照类型不存在 / Unknown licence type"
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "idempotency_key_required"
+    title = "缺少 Idempotency-Key 请求头 / Idempotency-Key header required"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    title = "Idempotency-Key 已用于另一请求 / Idempotency-Key already used for a different request"
+
+
+class PayloadTooLarge(ValidationFailed):
+    code = "qr_payload_too_large"
+    title = "证照数据超出二维码容量 / Licence does not fit the QR code"
+
+
+# --- authentication and authorisation ------------------------------------------------------------------
+
+
+class NotAuthenticated(RegistryError):
+    code = "not_authenticated"
+    status = 401
+    title = "未认证或令牌无效 / Not authenticated"
+
+
+class TokenExpired(NotAuthenticated):
+    code = "token_expired"
+    title = "令牌已过期 / Token expired"
+
+
+class InvalidClient(RegistryError):
+    """OAuth2 ``invalid_client`` (RFC 6749 §5.2): unknown client or wrong secret."""
+
+    code = "invalid_client"
+    status = 401
+    title = "客户端凭据无效 / Invalid client credentials"
+
+
+class UnsupportedGrantType(BadRequest):
+    code = "unsupported_grant_type"
+    title = "不支持的授权类型 / Unsupported grant type"
+
+
+class Forbidden(RegistryError):
+    code = "forbidden"
+    status = 403
+    title = "无权执行此操作 / Forbidden"
+
+
+class LicenseTypeNotAllowed(Forbidden):
+    code = "license_type_not_allowed"
+    title = "本部门无权签发此类证照 / Department may not issue this licence type"
+
+
+# --- resources -----------------------------------------------------------------------------------------
+
+
+class NotFound(RegistryError):
+    code = "not_found"
+    status = 404
+    title = "资源不存在 / Not found"
+
+
+class LicenseNotFound(NotFound):
+    code = "license_not_found"
+    title = "证照不存在 / Licence not found"
+
+
+class OrganisationNotFound(NotFound):
+    code = "organisation_not_found"
+    title = "机构不存在 / Organisation not found"
+
+
+class Conflict(RegistryError):
+    code = "conflict"
+    status = 409
+    title = "与现有数据冲突 / Conflict"
+
+
+class OrganisationExists(Conflict):
+    code = "organisation_exists"
+    title = "机构已存在 / Organisation already exists"
+
+
+class NoActiveKey(Conflict):
+    code = "no_active_key"
+    title = "部门没有可用的签名密钥 / Department has no active signing key"
+
+
+class StatusListFull(Conflict):
+    code = "status_list_full"
+    status = 503
+    title = "状态列表已满 / Status list capacity exhausted"
+
+
+class MethodNotAllowed(RegistryError):
+    code = "method_not_allowed"
+    status = 405
+    title = "不支持的请求方法 / Method not allowed"
+
+
+class UnsupportedMediaType(RegistryError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "不支持的内容类型 / Unsupported media type"
+
+
+class ServiceUnavailable(RegistryError):
+    code = "service_unavailable"
+    status = 503
+    title = "服务暂不可用 / Service unavailable"

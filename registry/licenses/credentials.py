@@ -1,0 +1,85 @@
+"""Building the W3C VC 2.0 credentials the registry signs (DESIGN §5): the full one and the compact one."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from registry.licence_types import HolderRef
+from signing.jcs import canonicalize
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+TYPE_FULL = ["VerifiableCredential", "ElectronicLicense"]
+TYPE_COMPACT = [*TYPE_FULL, "ElectronicLicenseCompact"]
+
+
+def vc_time(value: datetime) -> str:
+    """XML Schema dateTimeStamp in UTC, whole seconds ("2026-11-23T00:00:00Z")."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StatusSlot:
+    purpose: str  # revocation | suspension
+    list_url: str
+    index: int
+
+    def entry(self) -> dict[str, str]:
+        return {
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": self.purpose,
+            "statusListIndex": str(self.index),
+            "statusListCredential": self.list_url,
+        }
+
+
+def holder_json(holder: HolderRef) -> dict[str, str]:
+    return {"idType": holder.id_type, "idNumber": holder.id_number, "name": holder.name}
+
+
+def full_credential(
+    *,
+    credential_id: str,
+    issuer_did: str,
+    issuer_name: str,
+    holder: HolderRef,
+    license_type: str,
+    fields: dict[str, Any],
+    valid_from: datetime,
+    valid_until: datetime | None,
+    status: list[StatusSlot],
+) -> dict[str, Any]:
+    credential: dict[str, Any] = {
+        "@context": [VC_CONTEXT],
+        "id": credential_id,
+        "type": list(TYPE_FULL),
+        "issuer": {"id": issuer_did, "name": issuer_name},
+        "validFrom": vc_time(valid_from),
+        "credentialSubject": {"holder": holder_json(holder), "licenseType": license_type, "fields": fields},
+        "credentialStatus": [slot.entry() for slot in status],
+    }
+    if valid_until is not None:
+        credential["validUntil"] = vc_time(valid_until)
+    return credential
+
+
+def credential_digest(signed_credential: dict[str, Any]) -> str:
+    """``u`` + base64url(SHA-256(JCS(credential))): what the compact form binds itself to."""
+    digest = hashlib.sha256(canonicalize(signed_credential)).digest()
+    return "u" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def compact_credential(signed_full: dict[str, Any]) -> dict[str, Any]:
+    """Same id, issuer, validity and status as the full credential; the subject shrinks to a digest."""
+    compact = {k: v for k, v in signed_full.items() if k not in ("proof", "credentialSubject", "type")}
+    subject = signed_full["credentialSubject"]
+    compact["type"] = list(TYPE_COMPACT)
+    compact["credentialSubject"] = {
+        "holder": subject["holder"],
+        "licenseType": subject["licenseType"],
+        "fullCredentialDigest": credential_digest(signed_full),
+    }
+    return compact

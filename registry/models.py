@@ -1,0 +1,124 @@
+"""SQLModel tables. Never accepted as request bodies: handlers take the schemas in each area's ``schemas``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.db import UTCDateTime, utcnow
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Organisation(SQLModel, table=True):
+    """A department that issues licences (role ``issuer``) or an agency whose windows pull them."""
+
+    __tablename__ = "organisation"
+
+    code: str = Field(primary_key=True, max_length=18)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    # Comma-separated licence types an issuer may issue; empty for agencies.
+    license_types: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    client_id: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    # SHA-256 of a 256-bit random secret: a slow password hash adds nothing for secrets of that entropy.
+    client_secret_hash: str = Field(max_length=64)
+    next_serial: int = Field(default=0)
+    next_status_index: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+    @property
+    def license_type_list(self) -> list[str]:
+        return [t for t in self.license_types.split(",") if t]
+
+
+class SigningKey(SQLModel, table=True):
+    """A department's Ed25519 key: the public half in the clear, the secret sealed under the master key."""
+
+    __tablename__ = "signing_key"
+    __table_args__ = (UniqueConstraint("org_code", "key_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_code: str = Field(foreign_key="organisation.code", index=True, max_length=18)
+    key_ref: str = Field(max_length=32)  # the DID fragment, e.g. "key-1"
+    verification_method: str = Field(max_length=300)
+    public_key_multibase: str = Field(max_length=64)
+    sealed_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = Field(default="active", max_length=16)  # active | retired | revoked
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    retired_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    compromised_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class StatusList(SQLModel, table=True):
+    """One W3C Bitstring Status List of a department, for one purpose (revocation or suspension)."""
+
+    __tablename__ = "status_list"
+    __table_args__ = (UniqueConstraint("org_code", "purpose", "seq"),)
+
+    id: str = Field(primary_key=True, max_length=80)  # "<org code>-<purpose>-<seq>", also its URL segment
+    org_code: str = Field(foreign_key="organisation.code", max_length=18)
+    purpose: str = Field(max_length=16)
+    seq: int
+    size: int
+    bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class License(SQLModel, table=True):
+    """One version of an issued licence, with the exact signed credential it was issued as."""
+
+    __tablename__ = "license"
+    __table_args__ = (
+        UniqueConstraint("issuer_code", "serial", "version"),
+        Index("ix_license_holder", "holder_id_type", "holder_id_number"),
+    )
+
+    identifier: str = Field(primary_key=True, max_length=100)
+    issuer_code: str = Field(foreign_key="organisation.code", max_length=18)
+    serial: str = Field(max_length=32)
+    version: int
+    license_type: str = Field(max_length=64, index=True)
+    holder_id_type: str = Field(max_length=16)
+    holder_id_number: str = Field(max_length=32)
+    holder_name: str = Field(max_length=100)
+    status: str = Field(default="active", max_length=16)
+    valid_from: datetime = Field(sa_column=_ts())
+    valid_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # JCS text of the signed credentials: kept verbatim, so what we return is byte for byte what we signed.
+    credential_jcs: str = Field(sa_column=Column(Text, nullable=False))
+    compact_jcs: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    qr_payload: str = Field(sa_column=Column(Text, nullable=False))
+    status_index: int
+    revocation_list_id: str = Field(foreign_key="status_list.id", max_length=80)
+    suspension_list_id: str = Field(foreign_key="status_list.id", max_length=80)
+    signing_key_id: int = Field(foreign_key="signing_key.id")
+    previous_identifier: str | None = Field(default=None, max_length=100)
+    issued_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first request made under an Idempotency-Key, so a retry returns what it created."""
+
+    __tablename__ = "idempotency_record"
+
+    org_code: str = Field(primary_key=True, max_length=18)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    identifier: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Rendition(SQLModel, table=True):
+    """A rendered QR image or PDF, cached in the database so every worker and machine shares it."""
+
+    __tablename__ = "rendition"
+
+    identifier: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(primary_key=True, max_length=16)  # qr.png | qr.svg | pdf
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

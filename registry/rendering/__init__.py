@@ -1,0 +1,1 @@
+"""Printable renderings of licences: QR codes (PNG, SVG) and the A4 PDF."""

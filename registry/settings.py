@@ -1,0 +1,71 @@
+"""Configuration from the environment, with defaults that run with nothing set (SQLite under ./var/)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    base_url: str
+    master_key_file: Path
+    # The administrative region code that names this registry (DESIGN §5, share codes and federation).
+    registry_id: str = "440300"
+    registry_name: str = "深圳市电子证照库"
+    token_ttl_seconds: int = 900
+    max_body_bytes: int = MIB
+    # Bits per W3C Bitstring Status List; 131,072 is the spec's minimum for herd privacy.
+    status_list_size: int = 131_072
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("REGISTRY_DATA_DIR", "./var")).resolve()
+        database_url = env.get("REGISTRY_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'registry.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=normalise_database_url(database_url),
+            base_url=env.get("REGISTRY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            master_key_file=Path(env.get("REGISTRY_MASTER_KEY_FILE", str(data_dir / "master.key"))).resolve(),
+            registry_id=env.get("REGISTRY_ID", "440300"),
+            registry_name=env.get("REGISTRY_NAME", "深圳市电子证照库"),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def did_web_host(self) -> str:
+        """The host part of our did:web identifiers (a port's colon is percent-encoded, per did:web)."""
+        netloc = urlsplit(self.base_url).netloc
+        return quote(netloc, safe="")
+
+    def department_did(self, code: str) -> str:
+        return f"did:web:{self.did_web_host}:departments:{code}"
+
+    @property
+    def token_issuer(self) -> str:
+        return self.base_url
+
+    @property
+    def token_audience(self) -> str:
+        return f"{self.base_url}/api"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url

@@ -1,0 +1,150 @@
+"""The `registry` command: serve with no configuration, create-org, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import new_uscc
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+REGISTRY = str(Path(sys.executable).parent / "registry")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(extra)
+    return env
+
+
+def _db_env() -> dict[str, str]:
+    """The engine under test: PostgreSQL when the suite runs on it, else the default SQLite under ./var."""
+    url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+    return {"REGISTRY_DATABASE_URL": url} if url else {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_with_no_configuration(tmp_path: Path) -> None:
+    """A fresh folder, no REGISTRY_* variables: SQLite and the master key appear under ./var/."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [REGISTRY, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stdout.read().decode() if proc.stdout else "no output") from None
+                time.sleep(0.3)
+        assert resp.status_code == 200 and resp.json()["database"] == "sqlite"
+        assert (tmp_path / "var" / "registry.db").exists()
+        key = tmp_path / "var" / "master.key"
+        assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+        types = httpx.get(f"http://127.0.0.1:{port}/api/v1/license-types", timeout=5)
+        assert types.status_code == 200 and len(types.json()) == 9
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_create_org_and_demo(tmp_path: Path) -> None:
+    env = _env(**_db_env())
+    code = new_uscc()
+    out = subprocess.run(
+        [
+            REGISTRY,
+            "admin",
+            "create-org",
+            "--code",
+            code,
+            "--name",
+            "深圳市市场监督管理局",
+            "--role",
+            "issuer",
+            "--license-types",
+            "business_license,food_business_license",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    made = json.loads(out.stdout)
+    assert made["code"] == code and made["client_id"] and len(made["client_secret"]) >= 40
+    again = subprocess.run(
+        [
+            REGISTRY,
+            "admin",
+            "create-org",
+            "--code",
+            code,
+            "--name",
+            "x",
+            "--role",
+            "issuer",
+            "--license-types",
+            "business_license",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 1 and "organisation_exists" in again.stderr
+    bad = subprocess.run(
+        [REGISTRY, "admin", "create-org", "--code", code[:-1] + "0", "--name", "x", "--role", "agency"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "Invalid organisation code" in bad.stderr
+
+    demo = subprocess.run(
+        [REGISTRY, "demo", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert demo.returncode == 0, demo.stderr
+    seeded = json.loads(demo.stdout)
+    assert len(seeded["licenses"]) == 9
+    assert {o["role"] for o in seeded["organisations"]} == {"issuer", "agency"}
+    # Running it again issues nothing new: the same identifiers come back.
+    rerun = json.loads(
+        subprocess.run(
+            [REGISTRY, "demo", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout
+    )
+    assert [x["identifier"] for x in rerun["licenses"]] == [x["identifier"] for x in seeded["licenses"]]

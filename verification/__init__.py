@@ -1,0 +1,1 @@
+"""Verification: identifier formats and the checks a verifier runs on a scanned licence."""
