@@ -16,7 +16,7 @@ from registry import errors
 from registry.auth.controller import AuthController
 from registry.auth.deps import provide_registry
 from registry.context import Registry
-from registry.http.problems import handle_exception
+from registry.http.problems import handle_exception, problem_type
 from registry.licenses.controller import LicenseController, LicenseTypeController
 from registry.orgs.controller import DidController
 from registry.settings import Settings
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
                 await reg.close()
 
     return Litestar(
-        route_handlers=[healthz, AuthController, LicenseController, LicenseTypeController, DidController],
+        route_handlers=[healthz, problem_type, AuthController, LicenseController, LicenseTypeController, DidController],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),
         lifespan=[lifespan],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -51,6 +52,8 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from signing.keys import MasterKey
 
+    # Credential ids and did:web names derive from the base URL; by default it is where we listen.
+    os.environ.setdefault("REGISTRY_BASE_URL", f"http://{host}:{port}")
     settings = Settings.from_env()
     MasterKey.load_or_create(settings.master_key_file)  # before workers fork, so they all read one key
     upgrade(settings.database_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+READ_ONLY = "registry_read_only"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -43,8 +47,9 @@ def utcnow() -> datetime:
 def _make_sqlite_safe(engine: AsyncEngine) -> None:
     """pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over.
 
-    BEGIN IMMEDIATE takes the write lock at the start of every transaction, so two writers queue on
-    busy_timeout instead of one failing with "database is locked" when it upgrades a read lock.
+    Write transactions BEGIN IMMEDIATE: they take the write lock at the start, so two writers queue on
+    busy_timeout instead of one failing with "database is locked" when it upgrades a read lock. Read-only
+    sessions (``Database.read``) BEGIN DEFERRED and, in WAL mode, never wait for a writer.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -59,7 +64,8 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -78,6 +84,12 @@ class Database:
         self.url = url
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), class_=AsyncSession, expire_on_commit=False
+        )
+        # SQLite has one writer at a time: queue this process's writers here rather than in SQLite's
+        # busy handler, which polls with sleeps and turns contention into latency spikes.
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -86,12 +98,17 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back whole if it raises."""
-        async with self.sessions() as session, session.begin():
+        if self._write_lock is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        """A session for reading only (on SQLite it does not take the write lock)."""
+        async with self._readers() as session:
             yield session
 
     async def ping(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -23,7 +23,6 @@ class Settings:
     max_body_bytes: int = MIB
     # Bits per W3C Bitstring Status List; 131,072 is the spec's minimum for herd privacy.
     status_list_size: int = 131_072
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

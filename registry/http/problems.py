@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Request, Response, get
 from litestar.exceptions import ClientException, HTTPException, SerializationException, ValidationException
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from registry import errors
@@ -84,3 +85,22 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         media_type=PROBLEM_JSON,
     )
+
+
+def _all_error_classes(cls: type[errors.RegistryError] = errors.RegistryError) -> list[type[errors.RegistryError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_error_classes(sub))
+    return found
+
+
+PROBLEM_TYPES = {cls.code: cls for cls in _all_error_classes()}
+
+
+@get("/problems/{code:str}", summary="What a problem code means / 错误代码说明", tags=["ops"])
+async def problem_type(code: FromPath[str]) -> dict[str, Any]:
+    """The ``type`` URI of every problem document resolves here."""
+    cls = PROBLEM_TYPES.get(code)
+    if cls is None:
+        raise errors.NotFound(f"未知的错误代码 / Unknown problem code: {code[:64]}")
+    return {"code": cls.code, "title": cls.title, "status": cls.status}

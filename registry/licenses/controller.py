@@ -37,11 +37,12 @@ class LicenseController(Controller):
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", required=False)] = None,
     ) -> Response[LicensePublic]:
         issued = await service.issue(registry, principal, data, idempotency_key)
-        name = await service.issuer_name(registry, issued.license.issuer_code)
         headers = {"Location": f"/api/v1/licenses/{issued.license.identifier}"}
         if issued.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(service.to_public(registry, issued.license, name), status_code=201, headers=headers)
+        return Response(
+            service.to_public(registry, issued.license, issued.issuer_name), status_code=201, headers=headers
+        )
 
     @get("/{identifier:str}", summary="A licence / 证照详情")
     async def get_license(

@@ -57,6 +57,7 @@ def printable(lt: LicenseType, licence: License, issuer_name: str, fields: dict[
     )
 
 
+# The PDF prints the licence's status, so a status change must delete the licence's renditions.
 async def rendition(reg: Registry, licence: License, kind: str, issuer_name: str, fields: dict[str, object]) -> bytes:
     async with reg.db.read() as session:
         cached = await session.get(Rendition, (licence.identifier, kind))

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import errors
@@ -42,6 +42,7 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 @dataclass(frozen=True)
 class Issued:
     license: License
+    issuer_name: str
     replayed: bool
 
 
@@ -110,8 +111,10 @@ async def _replay(session: AsyncSession, record: IdempotencyRecord, digest: str)
             identifier=record.identifier,
         )
     licence = await session.get(License, record.identifier)
-    assert licence is not None  # written in the same transaction as the record
-    return Issued(licence, replayed=True)
+    org = await session.get(Organisation, record.org_code)
+    assert licence is not None
+    assert org is not None
+    return Issued(licence, org.name, replayed=True)
 
 
 async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempotency_key: str | None) -> Issued:
@@ -133,7 +136,9 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
 
     try:
         async with reg.db.transaction() as session:
-            licence = await _issue_in(reg, session, org_code, lt, holder, fields, valid_from, valid_until, now)
+            licence, org_name = await _issue_in(
+                reg, session, org_code, lt, holder, fields, valid_from, valid_until, now
+            )
             session.add(
                 IdempotencyRecord(org_code=org_code, key=key, request_hash=digest, identifier=licence.identifier)
             )
@@ -144,7 +149,7 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
             if record is None:
                 raise
             return await _replay(session, record, digest)
-    return Issued(licence, replayed=False)
+    return Issued(licence, org_name, replayed=False)
 
 
 async def _issue_in(
@@ -157,7 +162,7 @@ async def _issue_in(
     valid_from: datetime,
     valid_until: datetime | None,
     now: datetime,
-) -> License:
+) -> tuple[License, str]:
     # Taking the next serial locks the department's row, so numbering and slots are race-free on PostgreSQL
     # and on SQLite (one writer at a time) alike.
     row = (
@@ -239,14 +244,16 @@ async def _issue_in(
     )
     session.add(licence)
     await session.flush()
-    return licence
+    return licence, org_name
 
 
 async def _status_slot(
     reg: Registry, session: AsyncSession, org_code: str, purpose: str, seq: int, index: int
 ) -> tuple[StatusSlot, str]:
     list_id = f"{org_code}-{purpose}-{seq}"
-    if await session.get(StatusList, list_id) is None:
+    # Slots are handed out in order under the department's row lock, so a list is new exactly when its
+    # first slot is taken (a rolled-back first slot rolls its counter back too and is handed out again).
+    if index == 0:
         size = reg.settings.status_list_size
         session.add(
             StatusList(id=list_id, org_code=org_code, purpose=purpose, seq=seq, size=size, bits=bytes(size // 8))
@@ -318,15 +325,3 @@ async def issuer_name(reg: Registry, code: str) -> str:
     async with reg.db.read() as session:
         org = await session.get(Organisation, code)
     return org.name if org else code
-
-
-async def list_for_issuer(reg: Registry, principal: Principal, limit: int = 50) -> list[License]:
-    principal.require_scope("licenses:read")
-    async with reg.db.read() as session:
-        rows = await session.exec(
-            select(License)
-            .where(License.issuer_code == principal.subject)
-            .order_by(col(License.issued_at).desc())
-            .limit(limit)
-        )
-        return list(rows.all())

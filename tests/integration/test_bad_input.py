@@ -3,6 +3,7 @@ half-written licence."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -229,3 +233,58 @@ async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient, issuer:
 async def test_unknown_routes_and_methods(client: httpx.AsyncClient, issuer: Org) -> None:
     assert_problem(await client.get("/api/v1/nothing-here"), 404, "not_found")
     assert_problem(await client.delete("/api/v1/license-types", headers=issuer.auth), 405, "method_not_allowed")
+
+
+async def test_problem_types_resolve(client: httpx.AsyncClient) -> None:
+    problem = (await client.get("/api/v1/license-types/none_such")).json()
+    described = await client.get(problem["type"].replace("http://testserver.local", ""))
+    assert described.status_code == 200
+    assert described.json()["code"] == "not_found"
+    assert (await client.get("/problems/no_such_code")).status_code == 404
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _mutated_bodies() -> st.SearchStrategy[Any]:
+    base = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from([*ALL_TYPES_FOR_FUZZ, "x"]) | JSON_VALUES,
+            "holder": st.fixed_dictionaries({"id_type": JSON_VALUES, "id_number": JSON_VALUES, "name": JSON_VALUES})
+            | JSON_VALUES,
+            "fields": st.dictionaries(st.text(max_size=20), JSON_VALUES, max_size=8) | JSON_VALUES,
+        },
+        optional={"valid_from": JSON_VALUES, "valid_until": JSON_VALUES},
+    )
+    return base | JSON_VALUES
+
+
+ALL_TYPES_FOR_FUZZ = ["resident_id_card", "business_license", "marriage_certificate"]
+
+
+async def test_no_500_for_any_body(client: httpx.AsyncClient, registry: Registry, issuer: Org) -> None:
+    """Hypothesis drives random and half-right bodies at the issuing endpoint: each gets a 4xx problem."""
+    seen: list[int] = []
+
+    # Hypothesis drives a sync function; run it in a worker thread with its own view of our loop.
+    loop = asyncio.get_running_loop()
+
+    def in_thread() -> None:
+        @hyp_settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(body=_mutated_bodies())
+        def check(body: Any) -> None:
+            resp = asyncio.run_coroutine_threadsafe(issue(client, issuer, body), loop).result(timeout=30)
+            seen.append(resp.status_code)
+            assert resp.status_code < 500, resp.text
+            if resp.status_code >= 400:
+                assert resp.headers["content-type"].startswith("application/problem+json")
+
+        check()
+
+    await asyncio.to_thread(in_thread)
+    assert len(seen) >= 100
+    assert await licences_of(registry, issuer) == seen.count(201)
