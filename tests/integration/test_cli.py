@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import new_uscc
+from tests.factories import corrupt_check, new_uscc
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REGISTRY = str(Path(sys.executable).parent / "registry")
@@ -70,81 +70,37 @@ def test_serve_with_no_configuration(tmp_path: Path) -> None:
             proc.stdout.close()
 
 
+def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([REGISTRY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_create_org_and_demo(tmp_path: Path) -> None:
     env = _env(**_db_env())
     code = new_uscc()
-    out = subprocess.run(
-        [
-            REGISTRY,
-            "admin",
-            "create-org",
-            "--code",
-            code,
-            "--name",
-            "深圳市市场监督管理局",
-            "--role",
-            "issuer",
-            "--license-types",
-            "business_license,food_business_license",
-            "--json",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    create = ("admin", "create-org", "--code", code, "--role", "issuer")
+    out = cli(
+        tmp_path,
+        env,
+        *create,
+        "--name",
+        "深圳市市场监督管理局",
+        "--license-types",
+        "business_license,food_business_license",
+        "--json",
     )
     assert out.returncode == 0, out.stderr
     made = json.loads(out.stdout)
     assert made["code"] == code and made["client_id"] and len(made["client_secret"]) >= 40
-    again = subprocess.run(
-        [
-            REGISTRY,
-            "admin",
-            "create-org",
-            "--code",
-            code,
-            "--name",
-            "x",
-            "--role",
-            "issuer",
-            "--license-types",
-            "business_license",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = cli(tmp_path, env, *create, "--name", "x", "--license-types", "business_license")
     assert again.returncode == 1 and "organisation_exists" in again.stderr
-    bad = subprocess.run(
-        [REGISTRY, "admin", "create-org", "--code", code[:-1] + "0", "--name", "x", "--role", "agency"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = cli(tmp_path, env, "admin", "create-org", "--code", corrupt_check(code), "--name", "x", "--role", "agency")
     assert bad.returncode == 1 and "Invalid organisation code" in bad.stderr
 
-    demo = subprocess.run(
-        [REGISTRY, "demo", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
+    demo = cli(tmp_path, env, "demo", "--json")
     assert demo.returncode == 0, demo.stderr
     seeded = json.loads(demo.stdout)
     assert len(seeded["licenses"]) == 9
     assert {o["role"] for o in seeded["organisations"]} == {"issuer", "agency"}
     # Running it again issues nothing new: the same identifiers come back.
-    rerun = json.loads(
-        subprocess.run(
-            [REGISTRY, "demo", "--json"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        ).stdout
-    )
+    rerun = json.loads(cli(tmp_path, env, "demo", "--json").stdout)
     assert [x["identifier"] for x in rerun["licenses"]] == [x["identifier"] for x in seeded["licenses"]]
