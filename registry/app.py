@@ -20,6 +20,7 @@ from registry.http.problems import handle_exception, problem_type
 from registry.licenses.controller import LicenseController, LicenseTypeController
 from registry.orgs.controller import DidController
 from registry.settings import Settings
+from registry.trust.controller import TrustController
 
 
 @get("/healthz", summary="Liveness and database reachability", tags=["ops"])
@@ -45,7 +46,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
                 await reg.close()
 
     return Litestar(
-        route_handlers=[healthz, problem_type, AuthController, LicenseController, LicenseTypeController, DidController],
+        route_handlers=[
+            healthz,
+            problem_type,
+            AuthController,
+            LicenseController,
+            LicenseTypeController,
+            DidController,
+            TrustController,
+        ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),
         lifespan=[lifespan],

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from registry.db import Database
+from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
 from registry.settings import Settings
+from registry.trust.caches import RegistryCaches, TrustPublisher
 from signing.keys import KeyProvider, MasterKey, SealedKeyProvider, Signer
 
 
@@ -24,6 +26,13 @@ class Registry:
     # Unsealed signers by signing_key.id. A key's secret never changes, so entries never go stale; which
     # key is *active* is read from the database on every issuance.
     signers: dict[int, Signer] = field(default_factory=dict)
+    publisher: TrustPublisher = field(default_factory=TrustPublisher)
+    caches: RegistryCaches = field(init=False)
+    verify_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.caches = RegistryCaches(self.settings)
+        self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:

@@ -154,6 +154,11 @@ class OrganisationExists(Conflict):
     title = "机构已存在 / Organisation already exists"
 
 
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "证照当前状态不允许此操作 / Not allowed in the licence's current status"
+
+
 class NoActiveKey(Conflict):
     code = "no_active_key"
     title = "部门没有可用的签名密钥 / Department has no active signing key"
@@ -175,6 +180,12 @@ class UnsupportedMediaType(RegistryError):
     code = "unsupported_media_type"
     status = 415
     title = "不支持的内容类型 / Unsupported media type"
+
+
+class RateLimited(RegistryError):
+    code = "rate_limited"
+    status = 429
+    title = "请求过于频繁 / Too many requests"
 
 
 class ServiceUnavailable(RegistryError):

@@ -66,6 +66,8 @@ class StatusList(SQLModel, table=True):
     seq: int
     size: int
     bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # The value of the "status" counter when these bits last changed: workers reload lists newer than theirs.
+    version: int = Field(default=0, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -121,4 +123,40 @@ class Rendition(SQLModel, table=True):
     identifier: str = Field(primary_key=True, max_length=100)
     kind: str = Field(primary_key=True, max_length=16)  # qr.png | qr.svg | pdf
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LicenseEvent(SQLModel, table=True):
+    """The licence's history: issued, suspended, reinstated, revoked, cancelled, renewed, amended — who, why, when."""
+
+    __tablename__ = "license_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identifier: str = Field(max_length=100, index=True)
+    action: str = Field(max_length=16)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    actor: str = Field(max_length=64)
+    status_after: str = Field(max_length=16)
+    related_identifier: str | None = Field(default=None, max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Counter(SQLModel, table=True):
+    """Named monotonic counters that tell every worker its in-memory copies (status bits, keys) are stale."""
+
+    __tablename__ = "counter"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = Field(default=0)
+
+
+class TrustKey(SQLModel, table=True):
+    """The registry's own key that signs its trust list (peers pin its fingerprint)."""
+
+    __tablename__ = "trust_key"
+
+    key_ref: str = Field(primary_key=True, max_length=32)  # "trust-1"
+    public_key_multibase: str = Field(max_length=64)
+    sealed_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

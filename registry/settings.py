@@ -23,6 +23,14 @@ class Settings:
     max_body_bytes: int = MIB
     # Bits per W3C Bitstring Status List; 131,072 is the spec's minimum for herd privacy.
     status_list_size: int = 131_072
+    # How long a published status list may be relied on (its validUntil, and Cache-Control max-age).
+    status_list_ttl_seconds: int = 300
+    # How long the signed trust list is valid before verifiers must fetch a new one.
+    trust_list_ttl_seconds: int = 86_400
+    # How often a worker checks the database for status or key changes made through other workers.
+    cache_poll_seconds: float = 0.5
+    # Public verification requests per minute per client address (per worker).
+    verify_rate_per_minute: int = 120
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -36,6 +44,7 @@ class Settings:
             master_key_file=Path(env.get("REGISTRY_MASTER_KEY_FILE", str(data_dir / "master.key"))).resolve(),
             registry_id=env.get("REGISTRY_ID", "440300"),
             registry_name=env.get("REGISTRY_NAME", "深圳市电子证照库"),
+            verify_rate_per_minute=int(env.get("REGISTRY_VERIFY_RATE_PER_MINUTE", "120")),
         )
 
     @property

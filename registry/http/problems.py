@@ -24,6 +24,7 @@ _HTTP_CODES: dict[int, type[errors.RegistryError]] = {
     405: errors.MethodNotAllowed,
     413: errors.BodyTooLarge,
     415: errors.UnsupportedMediaType,
+    429: errors.RateLimited,
     503: errors.ServiceUnavailable,
 }
 
@@ -40,7 +41,9 @@ def problem_response(request: Request[Any, Any, Any], error: errors.RegistryErro
     }
     for key, value in error.extra.items():
         body.setdefault(key, value)
-    headers = {"WWW-Authenticate": 'Bearer realm="registry"'} if error.status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="registry"'} if error.status == 401 else {}
+    if "retry_after" in error.extra:
+        headers["Retry-After"] = str(error.extra["retry_after"])
     return Response(body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -12,9 +12,18 @@ from registry import errors
 from registry.auth.deps import provide_principal
 from registry.auth.tokens import Principal
 from registry.context import Registry
-from registry.licenses import service
+from registry.licenses import lifecycle, service
+from registry.licenses.credentials import vc_time
 from registry.licenses.renditions import MEDIA_TYPES, rendition
-from registry.licenses.schemas import LicenseCreate, LicensePublic
+from registry.licenses.schemas import (
+    AmendBody,
+    LicenseCreate,
+    LicenseEventOut,
+    LicensePublic,
+    LifecycleBody,
+    RenewBody,
+    RevokeBody,
+)
 
 
 class LicenseController(Controller):
@@ -95,6 +104,98 @@ class LicenseController(Controller):
         identifier: FromPath[str],
     ) -> Response[bytes]:
         return await self._rendition(registry, principal, identifier, "pdf")
+
+    @post("/{identifier:str}/suspend", status_code=200, summary="Suspend / 暂扣")
+    async def suspend(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[LifecycleBody],
+    ) -> LicensePublic:
+        return await self._change(registry, principal, identifier, "suspend", data.reason)
+
+    @post("/{identifier:str}/reinstate", status_code=200, summary="Reinstate / 暂扣发还")
+    async def reinstate(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[LifecycleBody],
+    ) -> LicensePublic:
+        return await self._change(registry, principal, identifier, "reinstate", data.reason)
+
+    @post(
+        "/{identifier:str}/revoke",
+        status_code=200,
+        summary="Revoke (撤销) or withdraw (吊销)",
+        description='`kind`: "revoke" (撤销, status 03) or "withdraw" (吊销, status 07). Final.',
+    )
+    async def revoke(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[RevokeBody],
+    ) -> LicensePublic:
+        return await self._change(registry, principal, identifier, data.kind, data.reason)
+
+    @post("/{identifier:str}/cancel", status_code=200, summary="Cancel / 注销")
+    async def cancel(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[LifecycleBody],
+    ) -> LicensePublic:
+        return await self._change(registry, principal, identifier, "cancel", data.reason)
+
+    @post("/{identifier:str}/renew", status_code=201, summary="Renew: a new version / 延续")
+    async def renew(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[RenewBody],
+    ) -> LicensePublic:
+        changed = await lifecycle.new_version(registry, principal, identifier, "renew", data)
+        assert changed.new_version is not None
+        return service.to_public(registry, changed.new_version, changed.issuer_name)
+
+    @post("/{identifier:str}/amend", status_code=201, summary="Amend: a new version / 变更")
+    async def amend(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        identifier: FromPath[str],
+        data: JSONBody[AmendBody],
+    ) -> LicensePublic:
+        changed = await lifecycle.new_version(registry, principal, identifier, "amend", data)
+        assert changed.new_version is not None
+        return service.to_public(registry, changed.new_version, changed.issuer_name)
+
+    @get("/{identifier:str}/history", summary="The licence's history / 证照变更记录")
+    async def history(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], identifier: FromPath[str]
+    ) -> list[LicenseEventOut]:
+        events = await lifecycle.history(registry, principal, identifier)
+        return [
+            LicenseEventOut(
+                action=e.action,
+                reason=e.reason,
+                actor=e.actor,
+                status_after=e.status_after,
+                related_identifier=e.related_identifier,
+                at=vc_time(e.at),
+            )
+            for e in events
+        ]
+
+    async def _change(
+        self, registry: Registry, principal: Principal, identifier: str, action: str, reason: str
+    ) -> LicensePublic:
+        changed = await lifecycle.change_status(registry, principal, identifier, action, reason)
+        return service.to_public(registry, changed.license, changed.issuer_name)
 
     async def _rendition(self, registry: Registry, principal: Principal, identifier: str, kind: str) -> Response[bytes]:
         licence = await service.get_for_issuer(registry, principal, identifier)

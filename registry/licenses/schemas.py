@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,41 @@ class LicenseCreate(BaseModel):
     fields: dict[str, Any] = Field(max_length=200)
     valid_from: str | None = Field(default=None, max_length=40)
     valid_until: str | None = Field(default=None, max_length=40)
+
+
+class LifecycleBody(BaseModel):
+    """Why the department suspends, reinstates, revokes or cancels a licence (kept in its history)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, examples=["涉嫌违法经营，依法暂扣"])
+
+
+class RevokeBody(LifecycleBody):
+    # 撤销 (revoke: the licence should never have been granted) or 吊销 (withdraw: a penalty).
+    kind: Literal["revoke", "withdraw"] = "revoke"
+
+
+class RenewBody(LifecycleBody):
+    valid_from: str | None = Field(default=None, max_length=40)
+    valid_until: str | None = Field(default=None, max_length=40)
+
+
+class AmendBody(LifecycleBody):
+    """Changed fields only; the rest carry over. ``holder_name`` for a renamed company or person."""
+
+    fields: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    holder_name: str | None = Field(default=None, max_length=100)
+    valid_until: str | None = Field(default=None, max_length=40)
+
+
+class LicenseEventOut(BaseModel):
+    action: str
+    reason: str
+    actor: str
+    status_after: str
+    related_identifier: str | None
+    at: str
 
 
 class HolderOut(BaseModel):

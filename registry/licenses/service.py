@@ -19,7 +19,7 @@ from registry.context import Registry
 from registry.licence_types import HolderRef, LicenseType, validate_holder
 from registry.licenses.credentials import StatusSlot, compact_credential, full_credential, vc_time
 from registry.licenses.schemas import HolderOut, LicenseCreate, LicenseLinks, LicensePublic
-from registry.models import IdempotencyRecord, License, Organisation, StatusList
+from registry.models import IdempotencyRecord, License, LicenseEvent, Organisation, StatusList
 from registry.orgs.service import active_key, signer_for
 from signing.data_integrity import add_proof
 from signing.jcs import canonicalize
@@ -68,22 +68,33 @@ def add_years(value: datetime, years: int) -> datetime:
         return value.replace(year=value.year + years, day=28)
 
 
-def validity_window(lt: LicenseType, body: LicenseCreate, now: datetime) -> tuple[datetime, datetime | None]:
-    today = datetime.combine(now.date(), time(), tzinfo=UTC)
-    valid_from = parse_time(body.valid_from, "valid_from") if body.valid_from else today
-    if body.valid_until:
-        valid_until: datetime | None = parse_time(body.valid_until, "valid_until")
-    elif lt.default_validity_years:
-        valid_until = add_years(valid_from, lt.default_validity_years)
-    else:
-        valid_until = None
+def check_window(valid_from: datetime, valid_until: datetime | None) -> None:
+    if not 1900 <= valid_from.year <= 9000 or (valid_until is not None and valid_until.year > 9000):
+        raise errors.ValidationFailed("有效期超出范围 / Validity out of range", field="valid_from")
     if valid_until is not None and valid_until <= valid_from:
         raise errors.ValidationFailed(
             "有效期截止须晚于起始 / valid_until must be after valid_from", field="valid_until"
         )
-    if valid_from.year < 1900 or (valid_until is not None and valid_until.year > 9999 - 1):
-        raise errors.ValidationFailed("有效期超出范围 / Validity out of range", field="valid_from")
+
+
+def validity_window(
+    lt: LicenseType, valid_from_text: str | None, valid_until_text: str | None, now: datetime
+) -> tuple[datetime, datetime | None]:
+    """From the given date (default: today) until the given date (default: the template's validity)."""
+    valid_from = parse_time(valid_from_text, "valid_from") if valid_from_text else today(now)
+    check_window(valid_from, None)
+    if valid_until_text:
+        valid_until: datetime | None = parse_time(valid_until_text, "valid_until")
+    elif lt.default_validity_years:
+        valid_until = add_years(valid_from, lt.default_validity_years)
+    else:
+        valid_until = None
+    check_window(valid_from, valid_until)
     return valid_from, valid_until
+
+
+def today(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(), tzinfo=UTC)
 
 
 def request_hash(body: LicenseCreate) -> str:
@@ -132,13 +143,12 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     holder = validate_holder(body.holder.id_type, body.holder.id_number, body.holder.name, lt.holder_id_types)
     fields = lt.validate_fields(body.fields, holder)
     now = datetime.now(UTC).replace(microsecond=0)
-    valid_from, valid_until = validity_window(lt, body, now)
+    valid_from, valid_until = validity_window(lt, body.valid_from, body.valid_until, now)
 
     try:
         async with reg.db.transaction() as session:
-            licence, org_name = await _issue_in(
-                reg, session, org_code, lt, holder, fields, valid_from, valid_until, now
-            )
+            draft = Draft(lt, holder, fields, valid_from, valid_until)
+            licence, org_name = await sign_and_store(reg, session, org_code, draft, now)
             session.add(
                 IdempotencyRecord(org_code=org_code, key=key, request_hash=digest, identifier=licence.identifier)
             )
@@ -152,24 +162,52 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     return Issued(licence, org_name, replayed=False)
 
 
-async def _issue_in(
+@dataclass(frozen=True)
+class Draft:
+    """A validated licence to sign: its type, holder, fields and validity window."""
+
+    lt: LicenseType
+    holder: HolderRef
+    fields: dict[str, Any]
+    valid_from: datetime
+    valid_until: datetime | None
+
+
+async def sign_and_store(
     reg: Registry,
     session: AsyncSession,
     org_code: str,
-    lt: LicenseType,
-    holder: HolderRef,
-    fields: dict[str, Any],
-    valid_from: datetime,
-    valid_until: datetime | None,
+    draft: Draft,
     now: datetime,
+    *,
+    replaces: License | None = None,
+    actor: str | None = None,
+    action: str = "issue",
+    reason: str = "",
 ) -> tuple[License, str]:
-    # Taking the next serial locks the department's row, so numbering and slots are race-free on PostgreSQL
-    # and on SQLite (one writer at a time) alike.
+    """Number, reserve status slots, sign and store one licence version inside the caller's transaction.
+
+    A new licence takes the department's next serial (version 001); a renewal or amendment (``replaces``)
+    keeps the serial and takes the next version, linked to the one it replaces.
+    """
+    lt, holder, fields, valid_from, valid_until = (
+        draft.lt,
+        draft.holder,
+        draft.fields,
+        draft.valid_from,
+        draft.valid_until,
+    )
+    # Taking the next serial and status slot locks the department's row, so numbering and slots are
+    # race-free on PostgreSQL and on SQLite (one writer at a time) alike.
+    serial_step = 0 if replaces is not None else 1
     row = (
         await session.exec(
             update(Organisation)
             .where(col(Organisation.code) == org_code)
-            .values(next_serial=Organisation.next_serial + 1, next_status_index=Organisation.next_status_index + 1)
+            .values(
+                next_serial=Organisation.next_serial + serial_step,
+                next_status_index=Organisation.next_status_index + 1,
+            )
             .returning(
                 col(Organisation.next_serial),
                 col(Organisation.next_status_index),
@@ -187,7 +225,11 @@ async def _issue_in(
             f"本部门无权签发「{lt.name}」/ This department may not issue {lt.name_en}", license_type=lt.type
         )
 
-    identifier = str(LicenseIdentifier(lt.type_code, org_code, f"{serial_no:08d}", 1))
+    if replaces is None:
+        parsed = LicenseIdentifier(lt.type_code, org_code, f"{serial_no:08d}", 1)
+    else:
+        parsed = LicenseIdentifier.parse(replaces.identifier).next_version()
+    identifier = str(parsed)
     slot_index = status_no - 1
     list_seq, index = divmod(slot_index, reg.settings.status_list_size)
     slots = [
@@ -225,8 +267,8 @@ async def _issue_in(
     licence = License(
         identifier=identifier,
         issuer_code=org_code,
-        serial=f"{serial_no:08d}",
-        version=1,
+        serial=parsed.serial,
+        version=parsed.version,
         license_type=lt.type,
         holder_id_type=holder.id_type,
         holder_id_number=holder.id_number,
@@ -240,9 +282,21 @@ async def _issue_in(
         revocation_list_id=slots[0][1],
         suspension_list_id=slots[1][1],
         signing_key_id=key.id,
+        previous_identifier=replaces.identifier if replaces is not None else None,
         issued_at=now,
     )
     session.add(licence)
+    session.add(
+        LicenseEvent(
+            identifier=identifier,
+            action=action,
+            reason=reason,
+            actor=actor or org_code,
+            status_after="active",
+            related_identifier=licence.previous_identifier,
+            at=now,
+        )
+    )
     await session.flush()
     return licence, org_name
 
@@ -261,6 +315,14 @@ async def _status_slot(
         await session.flush()
     url = f"{reg.settings.base_url}/status-lists/{list_id}"
     return StatusSlot(purpose, url, index), list_id
+
+
+def effective_status(licence: License, now: datetime | None = None) -> str:
+    """The stored status, except that an active licence past its validity reads as expired (05 失效)."""
+    now = now or datetime.now(UTC)
+    if licence.status == "active" and licence.valid_until is not None and now >= licence.valid_until:
+        return "expired"
+    return licence.status
 
 
 # --- reading ----------------------------------------------------------------------------------------------
@@ -298,8 +360,8 @@ def to_public(reg: Registry, licence: License, issuer_name: str) -> LicensePubli
         type=licence.license_type,
         type_name=lt.name,
         version=licence.version,
-        status=licence.status,
-        status_code=STATUS_CODES[licence.status],
+        status=effective_status(licence),
+        status_code=STATUS_CODES[effective_status(licence)],
         holder=HolderOut(id_type=licence.holder_id_type, id_number=licence.holder_id_number, name=licence.holder_name),
         issuer_code=licence.issuer_code,
         issuer_name=issuer_name,

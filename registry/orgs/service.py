@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from registry import errors
+from registry import counters, errors
 from registry.context import Registry
 from registry.models import Organisation, SigningKey
 from signing.keys import Signer
@@ -109,6 +110,50 @@ async def create_signing_key(reg: Registry, session: AsyncSession, org_code: str
     )
     session.add(key)
     await session.flush()
+    await counters.bump(session, counters.KEYS)
+    return key
+
+
+async def rotate_key(reg: Registry, org_code: str) -> SigningKey:
+    """A new active key; the old one retires but stays trusted for what it signed while active."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with reg.db.transaction() as session:
+        org = await session.get(Organisation, org_code, with_for_update=True)  # one rotation at a time
+        if org is None or org.role != "issuer":
+            raise errors.ValidationFailed(f"{org_code} 不是发证部门 / {org_code} is not an issuing department")
+        for key in await keys_of(session, org_code):
+            if key.state == "active":
+                key.state, key.retired_at = "retired", now
+                session.add(key)
+        return await create_signing_key(reg, session, org_code)
+
+
+async def revoke_key(reg: Registry, org_code: str, key_ref: str, compromised_at: datetime) -> SigningKey:
+    """Mark a key compromised since ``compromised_at``: what it signed after then verifies as key_revoked.
+
+    Judged from the registry's issuance records, not from the proof's own ``created``, which whoever holds
+    the stolen key can backdate. A compromised active key is replaced at once.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    if compromised_at > now:
+        raise errors.ValidationFailed("泄露时间不能晚于现在 / The compromise time cannot be in the future")
+    async with reg.db.transaction() as session:
+        await session.get(Organisation, org_code, with_for_update=True)
+        keys = {k.key_ref: k for k in await keys_of(session, org_code)}
+        key = keys.get(key_ref)
+        if key is None:
+            raise errors.NotFound(f"部门 {org_code} 没有密钥 {key_ref} / Department {org_code} has no key {key_ref}")
+        if key.state == "revoked":
+            raise errors.Conflict(f"密钥 {key_ref} 已吊销 / Key {key_ref} is already revoked")
+        was_active = key.state == "active"
+        key.state, key.compromised_at = "revoked", compromised_at
+        key.retired_at = key.retired_at or now
+        session.add(key)
+        await session.flush()
+        if was_active:
+            await create_signing_key(reg, session, org_code)
+        else:
+            await counters.bump(session, counters.KEYS)
     return key
 
 

@@ -1,0 +1,137 @@
+"""In-memory copies of status bits and department keys for the scan path, kept current through the database.
+
+A worker answers a scan from memory. Before it does, it asks the database (at most every
+``cache_poll_seconds``) whether the "status" or "keys" counter moved; a change made through any worker
+bumps the counter in the same transaction, so every worker sees it within that interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from registry import counters
+from registry.db import Database
+from registry.models import Organisation, SigningKey, StatusList
+from registry.settings import Settings
+from signing.keys import Signer
+from signing.multikey import multikey_to_public_key
+from verification.status_list import bit_at
+from verification.verifier import Freshness, KeyInfo, StatusAnswer
+
+
+@dataclass(frozen=True)
+class Published:
+    """A document the registry signed for the public, and until when it may be served from memory."""
+
+    document: dict[str, Any]
+    version: int
+    expires: datetime
+
+    def max_age(self, now: datetime) -> int:
+        return max(0, int((self.expires - now).total_seconds()))
+
+
+@dataclass
+class TrustPublisher:
+    """Per-process cache of signed status lists and the trust list, re-signed when they change or age."""
+
+    status_lists: dict[str, Published] = field(default_factory=dict)
+    trust_list: Published | None = None
+    trust_signer: Signer | None = None
+
+
+@dataclass
+class RegistryCaches:
+    settings: Settings
+    status_bits: dict[str, bytes] = field(default_factory=dict)
+    keys: dict[str, KeyInfo] = field(default_factory=dict)
+    _status_seen: int = -1
+    _keys_seen: int = -1
+    _last_poll: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def refresh(self, db: Database, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
+            return
+        async with self._lock:
+            if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
+                return
+            async with db.read() as session:
+                seen = await counters.read_all(session)
+                if seen.get(counters.STATUS, 0) != self._status_seen:
+                    rows = await session.exec(
+                        select(StatusList.id, StatusList.bits).where(col(StatusList.version) > self._status_seen)
+                    )
+                    for list_id, bits in rows.all():
+                        self.status_bits[list_id] = bits
+                    self._status_seen = seen.get(counters.STATUS, 0)
+                if seen.get(counters.KEYS, 0) != self._keys_seen:
+                    rows2 = await session.exec(
+                        select(SigningKey, Organisation).where(col(SigningKey.org_code) == col(Organisation.code))
+                    )
+                    self.keys = {key.verification_method: self._key_info(key, org) for key, org in rows2.all()}
+                    self._keys_seen = seen.get(counters.KEYS, 0)
+            self._last_poll = time.monotonic()
+
+    async def load_lists(self, db: Database, list_ids: set[str]) -> None:
+        """Lists created since the last refresh (all bits clear, version 0) are fetched on first use."""
+        missing = list_ids - self.status_bits.keys()
+        if not missing:
+            return
+        async with db.read() as session:
+            rows = await session.exec(select(StatusList.id, StatusList.bits).where(col(StatusList.id).in_(missing)))
+            for list_id, bits in rows.all():
+                self.status_bits.setdefault(list_id, bits)
+
+    def list_id(self, list_url: str) -> str | None:
+        prefix = f"{self.settings.base_url}/status-lists/"
+        return list_url[len(prefix) :] if list_url.startswith(prefix) else None
+
+    def _key_info(self, key: SigningKey, org: Organisation) -> KeyInfo:
+        return KeyInfo(
+            verification_method=key.verification_method,
+            public_key=multikey_to_public_key(key.public_key_multibase),
+            issuer_id=self.settings.department_did(org.code),
+            issuer_code=org.code,
+            issuer_name=org.name,
+            state=key.state,
+            valid_from=key.created_at,
+            valid_until=key.retired_at,
+            compromised_at=key.compromised_at,
+            registry_id=self.settings.registry_id,
+            registry_name=self.settings.registry_name,
+        )
+
+
+class CachedTrust:
+    """``TrustSource`` over the registry's own department keys (online: the database is the trust list)."""
+
+    def __init__(self, caches: RegistryCaches) -> None:
+        self._caches = caches
+
+    def key(self, verification_method: str) -> KeyInfo | None:
+        return self._caches.keys.get(verification_method)
+
+    def freshness(self, now: datetime) -> Freshness | None:
+        return Freshness(as_of=now, age_seconds=0.0, stale=False, source="registry")
+
+
+class CachedStatus:
+    """``StatusSource`` over the in-memory bits of this registry's lists; other registries' lists are unknown."""
+
+    def __init__(self, caches: RegistryCaches) -> None:
+        self._caches = caches
+
+    def status(self, list_url: str, index: int, purpose: str, now: datetime) -> StatusAnswer:
+        list_id = self._caches.list_id(list_url)
+        # Our list ids name their purpose ("<org>-revocation-1"): an entry pointing at the wrong list is unknown.
+        bits = self._caches.status_bits.get(list_id) if list_id and f"-{purpose}-" in list_id else None
+        if bits is None or not 0 <= index < len(bits) * 8:
+            return StatusAnswer(set=None, as_of=None, stale=False)
+        return StatusAnswer(set=bit_at(bits, index), as_of=now, stale=False)
