@@ -21,6 +21,7 @@ from registry.licenses.controller import LicenseController, LicenseTypeControlle
 from registry.orgs.controller import DidController
 from registry.settings import Settings
 from registry.trust.controller import TrustController
+from registry.verify.controller import VerificationController
 
 
 @get("/healthz", summary="Liveness and database reachability", tags=["ops"])
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             LicenseTypeController,
             DidController,
             TrustController,
+            VerificationController,
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),

@@ -15,6 +15,7 @@ from registry import errors
 from registry.context import Registry
 from registry.migrate import upgrade
 from registry.settings import Settings
+from signing.errors import SigningError
 
 T = TypeVar("T")
 
@@ -35,6 +36,9 @@ def _run(work: Callable[[Registry], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except errors.RegistryError as exc:
         click.echo(f"错误 / error [{exc.code}]: {exc.detail}", err=True)
+        sys.exit(1)
+    except SigningError as exc:  # e.g. a sealed key that this master key cannot open
+        click.echo(f"密钥错误 / key error: {exc}", err=True)
         sys.exit(1)
 
 
@@ -130,6 +134,204 @@ def create_org(code: str, name: str, role: str, license_types: str, as_json: boo
             "请妥善保存 client_secret，它不会再次显示 / Keep the client_secret: it is not shown again.",
             err=True,
         )
+
+
+@main.group(help="Department signing keys / 部门签名密钥")
+def keys() -> None:
+    pass
+
+
+def _key_rows(org: str) -> list[dict[str, Any]]:
+    from registry.orgs.service import keys_of
+
+    async def work(reg: Registry) -> list[dict[str, Any]]:
+        async with reg.db.read() as session:
+            return [
+                {
+                    "key": k.key_ref,
+                    "state": k.state,
+                    "verification_method": reg.settings.key_id(org, k.key_ref),
+                    "public_key_multibase": k.public_key_multibase,
+                    "created_at": k.created_at.isoformat(),
+                    "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                    "compromised_at": k.compromised_at.isoformat() if k.compromised_at else None,
+                }
+                for k in await keys_of(session, org)
+            ]
+
+    return _run(work)
+
+
+def _print_keys(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        extra = f" compromised_at={row['compromised_at']}" if row["compromised_at"] else ""
+        click.echo(f"{row['key']:8s} {row['state']:8s} {row['public_key_multibase']} since {row['created_at']}{extra}")
+
+
+@keys.command("list", help="List a department's keys and their state")
+@click.option("--org", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(org: str, as_json: bool) -> None:
+    _print_keys(_key_rows(org), as_json)
+
+
+@keys.command("rotate", help="Make a new active key; the old one retires and stays trusted for what it signed")
+@click.option("--org", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def keys_rotate(org: str, as_json: bool) -> None:
+    from registry.orgs.service import rotate_key
+
+    async def work(reg: Registry) -> None:
+        await rotate_key(reg, org)
+
+    _run(work)
+    _print_keys(_key_rows(org), as_json)
+
+
+@keys.command("revoke", help="Revoke a compromised key: what it signed after --compromised-at verifies as key_revoked")
+@click.option("--org", required=True)
+@click.option("--key", "key_ref", required=True, help="e.g. key-1")
+@click.option("--compromised-at", required=True, help="RFC 3339 time, e.g. 2026-11-20T08:00:00+08:00")
+@click.option("--json", "as_json", is_flag=True)
+def keys_revoke(org: str, key_ref: str, compromised_at: str, as_json: bool) -> None:
+    from datetime import datetime
+
+    from registry.orgs.service import revoke_key
+
+    try:
+        when = datetime.fromisoformat(compromised_at.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an RFC 3339 time: {compromised_at}") from exc
+    if when.tzinfo is None:
+        raise click.BadParameter("the time needs a zone, e.g. +08:00 or Z")
+
+    async def work(reg: Registry) -> None:
+        await revoke_key(reg, org, key_ref, when)
+
+    _run(work)
+    _print_keys(_key_rows(org), as_json)
+
+
+@main.group("trust-list", help="The signed trust list / 信任列表")
+def trust_list() -> None:
+    pass
+
+
+@trust_list.command("export", help="Write the signed trust list (and, with --status-lists, every status list)")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, writable=True))
+@click.option("--status-lists", "status_dir", type=click.Path(file_okay=False), help="Folder for the status lists")
+def trust_list_export(file: str | None, status_dir: str | None) -> None:
+    from pathlib import Path
+
+    from sqlmodel import select
+
+    from registry.models import StatusList
+    from registry.trust.service import status_list_document, trust_list_document, trust_list_fingerprint
+
+    async def work(reg: Registry) -> tuple[dict[str, Any], str, dict[str, dict[str, Any]]]:
+        published = await trust_list_document(reg)
+        lists: dict[str, dict[str, Any]] = {}
+        if status_dir:
+            async with reg.db.read() as session:
+                ids = list((await session.exec(select(StatusList.id))).all())
+            for list_id in ids:
+                lists[list_id] = (await status_list_document(reg, list_id)).document
+        return published.document, await trust_list_fingerprint(reg), lists
+
+    document, fp, lists = _run(work)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if file:
+        Path(file).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text)
+    if status_dir:
+        Path(status_dir).mkdir(parents=True, exist_ok=True)
+        for list_id, doc in lists.items():
+            (Path(status_dir) / f"{list_id}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    click.echo(f"信任列表密钥指纹 / trust-list key fingerprint (pin it): {fp}", err=True)
+
+
+VERDICT_WORDS = {
+    "valid": "有效 / VALID",
+    "revoked": "无效：已撤销 / INVALID: revoked",
+    "suspended": "无效：已暂扣 / INVALID: suspended",
+    "expired": "无效：已过期 / INVALID: expired",
+    "not_yet_valid": "无效：尚未生效 / INVALID: not yet valid",
+    "bad_signature": "无效：签名不符 / INVALID: bad signature",
+    "unknown_issuer": "无效：发证机关未知 / INVALID: unknown issuer",
+    "key_revoked": "无效：签名密钥已吊销 / INVALID: signing key revoked",
+    "malformed": "无法识别 / INVALID: not a licence code",
+    "unsupported": "不支持的格式 / INVALID: unsupported",
+}
+
+
+@main.command(
+    help="Verify a licence: PAYLOAD (scanned text) or FILE (image, JSON credential or text). "
+    "Exit 0 valid, 1 not valid, 2 usage error."
+)
+@click.argument("subject")
+@click.option("--trust-list", "trust_list_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--fingerprint", "fingerprints", multiple=True, help="Pinned SHA-256 of the trust-list key")
+@click.option("--status-lists", "status_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--trust-key", "trust_keys", multiple=True, help="An issuer's Ed25519 Multikey (z6Mk…)")
+@click.option("--online", "online_url", help="Ask this registry instead (its base URL)")
+@click.option("--json", "as_json", is_flag=True)
+def verify(
+    subject: str,
+    trust_list_file: str | None,
+    fingerprints: tuple[str, ...],
+    status_dir: str | None,
+    trust_keys: tuple[str, ...],
+    online_url: str | None,
+    as_json: bool,
+) -> None:
+    from registry.verify.offline import UsageError, read_subject, verify_offline, verify_online
+
+    try:
+        inputs = read_subject(subject)
+        if online_url:
+            result = verify_online(inputs, online_url)
+        else:
+            result = verify_offline(
+                inputs,
+                trust_list_file=trust_list_file,
+                fingerprints=list(fingerprints),
+                trust_keys=list(trust_keys),
+                status_dir=status_dir,
+            )
+    except UsageError as exc:
+        click.echo(f"错误 / error: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_verdict(result)
+    sys.exit(0 if result.get("valid") else 1)
+
+
+def _print_verdict(result: dict[str, Any]) -> None:
+    click.echo(VERDICT_WORDS.get(result["verdict"], result["verdict"]))
+    lic = result.get("license") or {}
+    if lic:
+        click.echo(
+            f"  {lic.get('type_name') or lic.get('type')}  {lic.get('identifier')}\n"
+            f"  持证人 Holder: {lic.get('holder_name')}   发证机关 Issuer: {lic.get('issuer_name')}\n"
+            f"  有效期 Valid: {lic.get('valid_from')} – {lic.get('valid_until') or '长期'}"
+        )
+    for check in result.get("checks", []):
+        mark = {True: "✓", False: "✗", None: "?"}[check["ok"]]
+        click.echo(f"  {mark} {check['name']}: {check['detail']}")
+    for key in ("trust_freshness", "status_freshness"):
+        fresh = result.get(key)
+        if fresh:
+            state = "已过期 STALE" if fresh["stale"] else "新鲜 fresh"
+            click.echo(f"  {key}: {state}, {fresh['age_seconds']:.0f} s old ({fresh['source']})")
+    click.echo(f"  mode: {result.get('mode', 'online')}")
+    for warning in result.get("warnings", []):
+        click.echo(f"  ! {warning}")
 
 
 if __name__ == "__main__":

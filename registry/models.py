@@ -45,7 +45,6 @@ class SigningKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_code: str = Field(foreign_key="organisation.code", index=True, max_length=18)
     key_ref: str = Field(max_length=32)  # the DID fragment, e.g. "key-1"
-    verification_method: str = Field(max_length=300)
     public_key_multibase: str = Field(max_length=64)
     sealed_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: str = Field(default="active", max_length=16)  # active | retired | revoked

@@ -45,6 +45,8 @@ class Settings:
             registry_id=env.get("REGISTRY_ID", "440300"),
             registry_name=env.get("REGISTRY_NAME", "深圳市电子证照库"),
             verify_rate_per_minute=int(env.get("REGISTRY_VERIFY_RATE_PER_MINUTE", "120")),
+            status_list_ttl_seconds=int(env.get("REGISTRY_STATUS_LIST_TTL_SECONDS", "300")),
+            trust_list_ttl_seconds=int(env.get("REGISTRY_TRUST_LIST_TTL_SECONDS", "86400")),
         )
 
     @property
@@ -59,6 +61,18 @@ class Settings:
 
     def department_did(self, code: str) -> str:
         return f"did:web:{self.did_web_host}:departments:{code}"
+
+    def key_id(self, code: str, key_ref: str) -> str:
+        """A department key's verification method: derived, never stored, so it follows the base URL."""
+        return f"{self.department_did(code)}#{key_ref}"
+
+    def parse_key_id(self, verification_method: str) -> tuple[str, str] | None:
+        """(department code, key ref) of one of our verification methods, else None."""
+        prefix = f"did:web:{self.did_web_host}:departments:"
+        if not verification_method.startswith(prefix):
+            return None
+        code, sep, key_ref = verification_method[len(prefix) :].partition("#")
+        return (code, key_ref) if sep and len(code) == 18 and 0 < len(key_ref) <= 32 else None
 
     @property
     def token_issuer(self) -> str:

@@ -73,7 +73,10 @@ def parse_timestamp(text: object) -> datetime:
         zone_at = next(i for i, ch in enumerate(rest) if ch in "Z+-")
         digits, zone = rest[:zone_at], rest[zone_at:]
         text = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(text).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed out of range by its offset
+        raise ValueError(f"date-time out of range: {text[:40]!r}") from None
 
 
 def format_timestamp(value: datetime) -> str:

@@ -114,7 +114,8 @@ class KeyInfo:
 
 @dataclass(frozen=True, slots=True)
 class KeyEntry:
-    """One key of an issuer as the trust list states it. The constructor checks the invariants."""
+    """One key of an issuer as the trust list states it. The constructor checks the invariants; naive
+    datetimes (what SQLite hands back) are taken as UTC."""
 
     id: str
     public_key: bytes
@@ -130,18 +131,20 @@ class KeyEntry:
             raise _shape(f"key {self.id!r}: public key must be {_PUBLIC_KEY_LENGTH} bytes")
         if self.state not in KEY_STATES:
             raise _shape(f"key {self.id!r}: state must be one of {', '.join(KEY_STATES)}")
+        if not isinstance(self.valid_from, datetime):
+            raise _shape(f"key {self.id!r}: valid_from must be a datetime")
         for name in ("valid_from", "valid_until", "compromised_at"):
             value = getattr(self, name)
-            if (value is not None or name == "valid_from") and (
-                not isinstance(value, datetime) or value.tzinfo is None
-            ):
-                raise _shape(f"key {self.id!r}: {name} must be a timezone-aware datetime")
+            if value is not None and not isinstance(value, datetime):
+                raise _shape(f"key {self.id!r}: {name} must be a datetime")
+            object.__setattr__(self, name, _utc(value, name))
         if self.state == "retired" and self.valid_until is None:
             raise _shape(f"key {self.id!r}: a retired key needs validUntil (when it stopped signing)")
         if self.compromised_at is not None and self.state != "revoked":
             raise _shape(f"key {self.id!r}: only a revoked key has compromisedAt")
-        if self.valid_until is not None and self.valid_until <= self.valid_from:
-            raise _shape(f"key {self.id!r}: validUntil must be after validFrom")
+        # Equal is allowed: a key retired within the second it was made signed nothing, and says so.
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise _shape(f"key {self.id!r}: validUntil must not be before validFrom")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,10 @@ def _key_json(key: KeyEntry) -> dict[str, str]:
         "validFrom": format_timestamp(key.valid_from),
     }
     if key.valid_until is not None:
-        out["validUntil"] = format_timestamp(key.valid_until)
+        # Whole seconds, rounded up: proof.created is truncated to the second, so a credential signed in the
+        # key's last second must still fall before validUntil.
+        until = key.valid_until
+        out["validUntil"] = format_timestamp(until + timedelta(seconds=1) if until.microsecond else until)
     if key.compromised_at is not None:
         out["compromisedAt"] = format_timestamp(key.compromised_at)
     return out

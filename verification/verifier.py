@@ -94,7 +94,7 @@ STATUS_ENTRY_TYPE: Final = "BitstringStatusListEntry"
 # Bounds on a credential handed over as JSON (a decoded payload is already bounded by decode_payload):
 # generous for any real licence, small enough that a hostile document costs milliseconds.
 MAX_DEPTH: Final = 32
-MAX_NODES: Final = 20_000
+MAX_NODES: Final = 5_000
 MAX_CHARS: Final = 262_144
 MAX_STATUS_ENTRIES: Final = 16
 _MAX_SAFE_INTEGER: Final = 2**53 - 1  # JCS serialises numbers as IEEE-754 doubles
@@ -128,11 +128,13 @@ class Freshness:
 @dataclass(frozen=True, slots=True)
 class StatusAnswer:
     """One status bit: ``set`` True/False, or ``None`` when unknown (no list, index out of range, lookup
-    failed); ``as_of`` when the list was published; ``stale`` once past its freshness window."""
+    failed); ``as_of`` when the list was published; ``stale`` once past its freshness window. ``issuer_id``,
+    when given, is who signed the list: the verifier ignores a bit from anyone but the credential's issuer."""
 
     set: bool | None
     as_of: datetime | None
     stale: bool = False
+    issuer_id: str | None = None
 
 
 class TrustSource(Protocol):
@@ -310,7 +312,8 @@ class NoStatus:
 class SnapshotStatus:
     """Status lists loaded ahead of time (files next to the offline verifier). A list not loaded, a purpose
     mismatch or an index outside the list is unknown; a list older than ``max_age`` or past its own
-    ``validUntil`` answers, marked stale. Several copies of one list: the newest wins."""
+    ``validUntil`` answers, marked stale. Several copies of one list: the newest wins; copies of one URL
+    signed by different issuers are refused (one trusted department must not shadow another's list)."""
 
     def __init__(self, snapshots: Iterable[StatusListSnapshot], max_age: timedelta) -> None:
         if not isinstance(max_age, timedelta) or max_age <= timedelta(0):
@@ -321,6 +324,8 @@ class SnapshotStatus:
             if not isinstance(snapshot, StatusListSnapshot):
                 raise TypeError("SnapshotStatus takes StatusListSnapshot values")
             current = self._lists.get(snapshot.url)
+            if current is not None and current.issuer_id != snapshot.issuer_id:
+                raise ValueError(f"status list {snapshot.url} is signed by two issuers")
             if current is None or snapshot.valid_from > current.valid_from:
                 self._lists[snapshot.url] = snapshot
 
@@ -331,7 +336,9 @@ class SnapshotStatus:
         stale = now - snapshot.valid_from > self.max_age or (
             snapshot.valid_until is not None and now >= snapshot.valid_until
         )
-        return StatusAnswer(set=bit_at(snapshot.bits, index), as_of=snapshot.valid_from, stale=stale)
+        return StatusAnswer(
+            set=bit_at(snapshot.bits, index), as_of=snapshot.valid_from, stale=stale, issuer_id=snapshot.issuer_id
+        )
 
 
 def load_status_list(doc: Mapping[str, Any], trust: TrustSource) -> StatusListSnapshot:
@@ -380,7 +387,8 @@ class Check:
 @dataclass(frozen=True, slots=True)
 class LicenseSummary:
     """What the credential says about the licence, for display. ``issuer_code``/``issuer_name`` come from
-    the trust source once the issuer check passed, otherwise from the credential's own (unverified) claim.
+    the trust source once the issuer check bound the issuer to the key; before that check passes (a failed
+    verdict) they are the credential's own claim; for a pinned key not bound to the claimed issuer, None.
     ``status`` is ``active``, ``revoked``, ``suspended`` or ``unknown``."""
 
     identifier: str | None
@@ -491,6 +499,7 @@ class _Run:
     credential: dict[str, Any] | None = None
     parsed: _Credential | None = None
     key: KeyInfo | None = None  # set once the issuer check passed
+    issuer_bound: bool = False  # the credential's issuer is the key's controller (not merely a pinned key)
     status: str = "unknown"
     trust_freshness: Freshness | None = None
     status_freshness: Freshness | None = None
@@ -549,7 +558,8 @@ class Verifier:
     def verify(self, credential: Mapping[str, Any]) -> None:
         """Return ``None`` if ``credential`` is valid; raise a :class:`VerificationError` subclass otherwise.
 
-        An unknown status does not raise (see :meth:`check_credential` for the full report).
+        An unknown status does not raise (see :meth:`check_credential` for the full report). Anything else
+        that goes wrong inside (a hostile value, a broken source) raises :class:`Malformed` chained to its cause.
         """
         self._pipeline(_Run(now=self._now()), credential, from_payload=False)
 
@@ -616,7 +626,7 @@ class Verifier:
         return VerificationResult(
             verdict=verdict,
             checks=tuple(checks),
-            license=self._summary(run) if parsed is not None else None,
+            license=self._summary(run, parsed) if parsed is not None else None,
             compact=compact,
             credential=run.credential,
             trust_freshness=run.trust_freshness,
@@ -626,9 +636,7 @@ class Verifier:
             full_credential=run.full_credential,
         )
 
-    def _summary(self, run: _Run) -> LicenseSummary:
-        parsed = run.parsed
-        assert parsed is not None
+    def _summary(self, run: _Run, parsed: _Credential) -> LicenseSummary:
         key = run.key
         identifier: str | None = None
         if parsed.id is not None:
@@ -636,8 +644,14 @@ class Verifier:
                 identifier = str(LicenseIdentifier.parse(parsed.id.rsplit("/", 1)[-1]))
             except IdentifierError:
                 identifier = None
-        issuer_code = key.issuer_code if key is not None and key.issuer_code else _department_code(parsed.issuer_id)
-        issuer_name = key.issuer_name if key is not None and key.issuer_name else parsed.issuer_name
+        if key is None:
+            # Not (yet) trusted: show the credential's own claim; the verdict says it is not verified.
+            issuer_code, issuer_name = _department_code(parsed.issuer_id), parsed.issuer_name
+        elif run.issuer_bound:
+            issuer_code, issuer_name = key.issuer_code, key.issuer_name or parsed.issuer_name
+        else:
+            # A pinned key vouching for an issuer claim it is not bound to: name no department.
+            issuer_code = issuer_name = None
         return LicenseSummary(
             identifier=identifier,
             type=parsed.license_type,
@@ -741,7 +755,8 @@ class Verifier:
         if key.pinned and method_did.startswith("did:key:"):
             # The caller pinned this very key: its issuer claim is the key's own assertion (the W3C vector
             # names an https issuer), reported as such rather than trusted as a department.
-            if parsed.issuer_id == method_did:
+            run.issuer_bound = parsed.issuer_id == method_did
+            if run.issuer_bound:
                 detail = "签发者即显式信任的 did:key / issuer is the explicitly trusted did:key"
             else:
                 detail = (
@@ -755,6 +770,7 @@ class Verifier:
                     "the credential's issuer does not own the signing key",
                     check="issuer",
                 )
+            run.issuer_bound = True
             name = key.issuer_name or key.issuer_id
             detail = f"签发机构 {name}（{key.issuer_code or key.issuer_id}） / issuer {key.issuer_id}"
             if key.registry_name:
@@ -841,6 +857,10 @@ class Verifier:
         oldest: tuple[datetime, str] | None = None
         for entry in sorted(parsed.status, key=lambda e: _STATUS_ORDER[e.purpose]):
             answer = self._answer(entry, run.now)
+            if answer.issuer_id is not None and answer.issuer_id != parsed.issuer_id:
+                # Another (trusted) issuer's list at this URL says nothing about this credential.
+                notes.append("状态列表签发者与凭证不符 / status list signed by another issuer")
+                answer = StatusAnswer(set=None, as_of=None, stale=False)
             if answer.as_of is not None:
                 as_of = answer.as_of if answer.as_of.tzinfo else answer.as_of.replace(tzinfo=UTC)
                 if oldest is None or as_of < oldest[0]:
@@ -855,8 +875,8 @@ class Verifier:
                 )
             if answer.set is True:
                 if entry.purpose == "revocation":
-                    raise Revoked("凭证已被撤销 / the credential has been revoked", check="status")
-                raise Suspended("凭证已被暂扣 / the credential is suspended", check="status")
+                    raise Revoked("凭证已撤销 / the credential has been revoked", check="status")
+                raise Suspended("凭证已暂扣 / the credential is suspended", check="status")
             if answer.set is None:
                 unknown = True
                 notes.append(f"{entry.purpose} 状态未知 / {entry.purpose} status unknown")
@@ -963,8 +983,12 @@ def _check_json(value: object) -> None:
         nodes += 1
         if nodes > MAX_NODES:
             raise Malformed(f"凭证过大 / credential has more than {MAX_NODES} JSON values", check="decode")
-        if isinstance(item, dict | list) and depth > MAX_DEPTH:
-            raise Malformed(f"凭证嵌套层级过深 / credential nested deeper than {MAX_DEPTH}", check="decode")
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise Malformed(f"凭证嵌套层级过深 / credential nested deeper than {MAX_DEPTH}", check="decode")
+            # Count a container's members before walking them, so a huge one is refused in O(1).
+            if nodes + len(stack) + len(item) > MAX_NODES:
+                raise Malformed(f"凭证过大 / credential has more than {MAX_NODES} JSON values", check="decode")
         if isinstance(item, dict):
             for k, v in item.items():
                 if not isinstance(k, str):

@@ -111,7 +111,7 @@ async def apply_status(session: AsyncSession, licence: License, now: datetime) -
 
 async def change_status(reg: Registry, principal: Principal, identifier: str, action: str, reason: str) -> Changed:
     principal.require_scope("licenses:manage")
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)
     async with reg.db.transaction() as session:
         licence = await _locked(session, principal, identifier)
         licence.status = _check_transition(licence, action, now)
@@ -136,7 +136,7 @@ async def new_version(
 ) -> Changed:
     """Renew or amend: the old version is superseded (revocation bit set) and a new one is signed."""
     principal.require_scope("licenses:manage")
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)
     async with reg.db.transaction() as session:
         old = await _locked(session, principal, identifier)
         _check_transition(old, action, now)

@@ -142,7 +142,7 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     lt = reg.catalog.get(body.type)
     holder = validate_holder(body.holder.id_type, body.holder.id_number, body.holder.name, lt.holder_id_types)
     fields = lt.validate_fields(body.fields, holder)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)  # exact in the record; credentials show whole seconds
     valid_from, valid_until = validity_window(lt, body.valid_from, body.valid_until, now)
 
     try:

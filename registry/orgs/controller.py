@@ -35,13 +35,13 @@ class DidController(Controller):
             "name": org.name,
             "verificationMethod": [
                 {
-                    "id": k.verification_method,
+                    "id": registry.settings.key_id(org.code, k.key_ref),
                     "type": "Multikey",
                     "controller": did,
                     "publicKeyMultibase": k.public_key_multibase,
                 }
                 for k in listed
             ],
-            "assertionMethod": [k.verification_method for k in listed],
+            "assertionMethod": [registry.settings.key_id(org.code, k.key_ref) for k in listed],
         }
         return Response(document, media_type="application/did+json", headers={"Cache-Control": "public, max-age=300"})

@@ -99,12 +99,10 @@ async def create_signing_key(reg: Registry, session: AsyncSession, org_code: str
         await session.exec(select(func.count()).select_from(SigningKey).where(SigningKey.org_code == org_code))
     ).one()
     key_ref = f"key-{count + 1}"
-    vm = f"{reg.settings.department_did(org_code)}#{key_ref}"
-    generated = reg.key_provider.generate(_seal_ref(org_code, key_ref), vm)
+    generated = reg.key_provider.generate(_seal_ref(org_code, key_ref), reg.settings.key_id(org_code, key_ref))
     key = SigningKey(
         org_code=org_code,
         key_ref=key_ref,
-        verification_method=vm,
         public_key_multibase=public_key_to_multikey(generated.public_key),
         sealed_secret=generated.sealed,
     )
@@ -116,7 +114,7 @@ async def create_signing_key(reg: Registry, session: AsyncSession, org_code: str
 
 async def rotate_key(reg: Registry, org_code: str) -> SigningKey:
     """A new active key; the old one retires but stays trusted for what it signed while active."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)  # exact: ordered against issuance times
     async with reg.db.transaction() as session:
         org = await session.get(Organisation, org_code, with_for_update=True)  # one rotation at a time
         if org is None or org.role != "issuer":
@@ -134,7 +132,7 @@ async def revoke_key(reg: Registry, org_code: str, key_ref: str, compromised_at:
     Judged from the registry's issuance records, not from the proof's own ``created``, which whoever holds
     the stolen key can backdate. A compromised active key is replaced at once.
     """
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)
     if compromised_at > now:
         raise errors.ValidationFailed("泄露时间不能晚于现在 / The compromise time cannot be in the future")
     async with reg.db.transaction() as session:
@@ -179,7 +177,9 @@ def signer_for(reg: Registry, key: SigningKey) -> Signer:
     assert key.id is not None
     signer = reg.signers.get(key.id)
     if signer is None:
-        signer = reg.key_provider.load(_seal_ref(key.org_code, key.key_ref), key.verification_method, key.sealed_secret)
+        signer = reg.key_provider.load(
+            _seal_ref(key.org_code, key.key_ref), reg.settings.key_id(key.org_code, key.key_ref), key.sealed_secret
+        )
         reg.signers[key.id] = signer
     return signer
 

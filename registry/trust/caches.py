@@ -75,7 +75,8 @@ class RegistryCaches:
                     rows2 = await session.exec(
                         select(SigningKey, Organisation).where(col(SigningKey.org_code) == col(Organisation.code))
                     )
-                    self.keys = {key.verification_method: self._key_info(key, org) for key, org in rows2.all()}
+                    infos = [self._key_info(key, org) for key, org in rows2.all()]
+                    self.keys = {info.verification_method: info for info in infos}
                     self._keys_seen = seen.get(counters.KEYS, 0)
             self._last_poll = time.monotonic()
 
@@ -89,13 +90,31 @@ class RegistryCaches:
             for list_id, bits in rows.all():
                 self.status_bits.setdefault(list_id, bits)
 
+    async def load_key(self, db: Database, verification_method: str) -> None:
+        """A key made since the last refresh (a new department, a rotation) is fetched on first use."""
+        ours = self.settings.parse_key_id(verification_method)
+        if verification_method in self.keys or ours is None:
+            return
+        async with db.read() as session:
+            row = (
+                await session.exec(
+                    select(SigningKey, Organisation).where(
+                        col(SigningKey.org_code) == ours[0],
+                        col(SigningKey.key_ref) == ours[1],
+                        col(SigningKey.org_code) == col(Organisation.code),
+                    )
+                )
+            ).first()
+        if row is not None:
+            self.keys[verification_method] = self._key_info(*row)
+
     def list_id(self, list_url: str) -> str | None:
         prefix = f"{self.settings.base_url}/status-lists/"
         return list_url[len(prefix) :] if list_url.startswith(prefix) else None
 
     def _key_info(self, key: SigningKey, org: Organisation) -> KeyInfo:
         return KeyInfo(
-            verification_method=key.verification_method,
+            verification_method=self.settings.key_id(org.code, key.key_ref),
             public_key=multikey_to_public_key(key.public_key_multibase),
             issuer_id=self.settings.department_did(org.code),
             issuer_code=org.code,
@@ -131,7 +150,11 @@ class CachedStatus:
     def status(self, list_url: str, index: int, purpose: str, now: datetime) -> StatusAnswer:
         list_id = self._caches.list_id(list_url)
         # Our list ids name their purpose ("<org>-revocation-1"): an entry pointing at the wrong list is unknown.
-        bits = self._caches.status_bits.get(list_id) if list_id and f"-{purpose}-" in list_id else None
+        if list_id is None or f"-{purpose}-" not in list_id:
+            return StatusAnswer(set=None, as_of=None, stale=False)
+        bits = self._caches.status_bits.get(list_id)
         if bits is None or not 0 <= index < len(bits) * 8:
             return StatusAnswer(set=None, as_of=None, stale=False)
-        return StatusAnswer(set=bit_at(bits, index), as_of=now, stale=False)
+        # Our list ids start with the department's code: the verifier ignores a bit from another issuer.
+        issuer_id = self._caches.settings.department_did(list_id.split("-", 1)[0])
+        return StatusAnswer(set=bit_at(bits, index), as_of=now, stale=False, issuer_id=issuer_id)

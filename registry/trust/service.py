@@ -112,7 +112,7 @@ async def trust_list_document(reg: Registry) -> Published:
         for key, org in rows.all():
             keys_by_org.setdefault(org.code, (org, []))[1].append(
                 KeyEntry(
-                    id=key.verification_method,
+                    id=reg.settings.key_id(org.code, key.key_ref),
                     public_key=multikey_to_public_key(key.public_key_multibase),
                     state=cast(KeyState, key.state),
                     valid_from=key.created_at,

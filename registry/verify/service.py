@@ -60,6 +60,9 @@ async def verify(reg: Registry, *, payload: str | None = None, credential: objec
             credential_id = doc["id"]
             async with reg.db.read() as session:
                 licence = await session.get(License, doc["id"].rsplit("/", 1)[1][:100])
+        proof = doc.get("proof")
+        if isinstance(proof, dict) and isinstance(proof.get("verificationMethod"), str):
+            await reg.caches.load_key(reg.db, proof["verificationMethod"])
         status = doc.get("credentialStatus")
         entries = status if isinstance(status, list) else [status]
         list_ids = {
@@ -72,6 +75,7 @@ async def verify(reg: Registry, *, payload: str | None = None, credential: objec
     verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
     result = verifier.check_payload(payload) if payload is not None else verifier.check_credential(credential)
     out: dict[str, Any] = result.to_dict()
+    out.pop("full_credential", None)  # matched, not disclosed: the scanner learns only what the QR carries
     summary = out.get("license")
     if isinstance(summary, dict) and summary.get("type") in reg.catalog:
         summary["type_name"] = reg.catalog.get(summary["type"]).name

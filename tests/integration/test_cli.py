@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from registry.settings import Settings
 from tests.factories import corrupt_check, new_uscc
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,10 +26,11 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _db_env() -> dict[str, str]:
-    """The engine under test: PostgreSQL when the suite runs on it, else the default SQLite under ./var."""
+def _db_env(settings: Settings) -> dict[str, str]:
+    """The engine under test: PostgreSQL when the suite runs on it (then with the suite's master key, which
+    seals every key in that database), else the default SQLite and key under ./var."""
     url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
-    return {"REGISTRY_DATABASE_URL": url} if url else {}
+    return {"REGISTRY_DATABASE_URL": url, "REGISTRY_MASTER_KEY_FILE": str(settings.master_key_file)} if url else {}
 
 
 def _free_port() -> int:
@@ -74,8 +76,8 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
     return subprocess.run([REGISTRY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_create_org_and_demo(tmp_path: Path) -> None:
-    env = _env(**_db_env())
+def test_create_org_and_demo(tmp_path: Path, settings: Settings) -> None:
+    env = _env(**_db_env(settings))
     code = new_uscc()
     create = ("admin", "create-org", "--code", code, "--role", "issuer")
     out = cli(

@@ -56,7 +56,6 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_code", sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
         sa.Column("key_ref", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("verification_method", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("public_key_multibase", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("sealed_secret", sa.LargeBinary(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),

@@ -346,10 +346,13 @@ def test_parse_timestamp(text: str, utc: str) -> None:
         "2026-11-23T24:00:00Z",
         "２０２６-11-23T00:00:00Z",  # full-width digits
         "2026-11-23T00:00:00Z\n",
+        "0001-01-01T00:00:00+01:00",  # out of range once in UTC
+        "9999-12-31T23:59:59-01:00",
+        "0000-01-01T00:00:00Z",
         None,
         20261123,
     ],
 )
 def test_parse_timestamp_refuses(text: Any) -> None:
-    with pytest.raises(ValueError, match=r"RFC 3339|month|hour|day"):
+    with pytest.raises(ValueError, match=r"RFC 3339|month|hour|day|year|range"):
         parse_timestamp(text)

@@ -379,7 +379,8 @@ def test_builder_refuses_what_the_parser_would() -> None:
         {"state": "retired"},  # retired without valid_until
         {"state": "active", "compromised_at": ISSUED},
         {"state": "active", "valid_until": datetime(2020, 1, 1, tzinfo=UTC)},
-        {"state": "active", "valid_from": datetime(2026, 1, 1)},  # naive
+        {"state": "active", "valid_from": "2026-01-01T00:00:00Z"},
+        {"state": "active", "valid_from": None},
         {"state": "unknown"},
         {"state": "active", "public_key": b"\x00" * 31},
     ],
@@ -392,6 +393,35 @@ def test_key_entry_invariants(kwargs: dict[str, Any]) -> None:
     } | kwargs
     with pytest.raises(TrustListError):
         KeyEntry(**args)
+
+
+def test_key_entry_takes_naive_datetimes_as_utc() -> None:
+    entry = KeyEntry(
+        id=f"{DID}#key-1",
+        public_key=DEPT_KEY_1.public_key,
+        state="retired",
+        valid_from=datetime(2026, 1, 1, 8, 0),  # naive: what SQLite hands back
+        valid_until=datetime(2026, 1, 1, 9, 0, tzinfo=UTC),
+    )
+    assert entry.valid_from == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+
+def test_key_times_are_whole_seconds_with_valid_until_rounded_up() -> None:
+    # A key made and retired within one second (fast rotation) still yields a list verifiers accept.
+    made = datetime(2026, 11, 23, 3, 0, 0, 100_000, tzinfo=UTC)
+    entry = KeyEntry(
+        id=f"{DID}#key-1",
+        public_key=DEPT_KEY_1.public_key,
+        state="retired",
+        valid_from=made,
+        valid_until=made + timedelta(microseconds=500_000),
+    )
+    issuer = IssuerEntry(code=CODE, name="深圳市公安局", did=DID, keys=(entry,))
+    doc = _unsigned(issuers=[issuer])
+    assert doc["issuers"][0]["keys"][0]["validFrom"] == "2026-11-23T03:00:00Z"
+    assert doc["issuers"][0]["keys"][0]["validUntil"] == "2026-11-23T03:00:01Z"
+    key = verify_trust_list(_signed(doc), trusted=[PIN]).keys[entry.id]
+    assert key.valid_until == datetime(2026, 11, 23, 3, 0, 1, tzinfo=UTC)
 
 
 def test_issuer_entry_invariants() -> None:
