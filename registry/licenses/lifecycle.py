@@ -24,6 +24,7 @@ from registry.licenses.service import (
     check_window,
     credential_of,
     effective_status,
+    get_for_issuer,
     parse_identifier,
     parse_time,
     sign_and_store,
@@ -183,12 +184,8 @@ async def new_version(
 
 
 async def history(reg: Registry, principal: Principal, identifier: str) -> list[LicenseEvent]:
-    principal.require_scope("licenses:read")
-    parsed = parse_identifier(identifier)
+    licence = await get_for_issuer(reg, principal, identifier)
     async with reg.db.read() as session:
-        licence = await session.get(License, str(parsed))
-        if licence is None or licence.issuer_code != principal.subject:
-            raise errors.LicenseNotFound(f"证照 {parsed} 不存在 / No licence {parsed}")
         rows = await session.exec(
             select(LicenseEvent).where(LicenseEvent.identifier == licence.identifier).order_by(col(LicenseEvent.id))
         )

@@ -24,14 +24,28 @@ from verification.verifier import Verifier
 
 
 class _Records:
-    """``IssuanceRecords`` and ``FullCredentialSource`` for the one credential being checked."""
+    """``IssuanceRecords`` and ``FullCredentialSource`` for the one credential being checked.
 
-    def __init__(self, licence: License | None, credential_id: str | None) -> None:
+    The issuance record vouches only for the credential the registry actually signed: one that borrows a
+    real licence's id but carries another proof (a forgery with a stolen key) has no record.
+    """
+
+    def __init__(self, licence: License | None, presented: dict[str, Any] | None) -> None:
         self._licence = licence
-        self._id = credential_id
+        self._id = presented.get("id") if presented is not None else None
+        proof = presented.get("proof") if presented is not None else None
+        self._proof_value = proof.get("proofValue") if isinstance(proof, dict) else None
+
+    def _signed_by_us(self) -> bool:
+        if self._licence is None or not isinstance(self._proof_value, str):
+            return False
+        ours = [self._licence.credential_jcs, self._licence.compact_jcs or ""]
+        return any(json.loads(doc)["proof"]["proofValue"] == self._proof_value for doc in ours if doc)
 
     def issued_at(self, credential_id: str) -> datetime | None:
-        return self._licence.issued_at if self._licence is not None and credential_id == self._id else None
+        if self._licence is None or credential_id != self._id or not self._signed_by_us():
+            return None
+        return self._licence.issued_at
 
     def full(self, credential_id: str) -> Mapping[str, Any] | None:
         if self._licence is None or credential_id != self._id:
@@ -54,10 +68,8 @@ async def verify(reg: Registry, *, payload: str | None = None, credential: objec
     await reg.caches.refresh(reg.db)
     doc = _peek(payload, credential)
     licence: License | None = None
-    credential_id: str | None = None
     if doc is not None:
         if isinstance(doc.get("id"), str) and doc["id"].startswith(f"{reg.settings.base_url}/licenses/"):
-            credential_id = doc["id"]
             async with reg.db.read() as session:
                 licence = await session.get(License, doc["id"].rsplit("/", 1)[1][:100])
         proof = doc.get("proof")
@@ -71,7 +83,7 @@ async def verify(reg: Registry, *, payload: str | None = None, credential: objec
             if isinstance(e, dict) and isinstance(e.get("statusListCredential"), str)
         }
         await reg.caches.load_lists(reg.db, {i for i in list_ids if i})
-    records = _Records(licence, credential_id)
+    records = _Records(licence, doc)
     verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
     result = verifier.check_payload(payload) if payload is not None else verifier.check_credential(credential)
     out: dict[str, Any] = result.to_dict()

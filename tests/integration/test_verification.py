@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from registry.app import create_app
 from registry.context import Registry
 from registry.licenses.credentials import vc_time
-from registry.orgs.service import revoke_key, rotate_key
+from registry.orgs.service import keys_of, revoke_key, rotate_key, signer_for
 from registry.rendering.qr import render_qr_png
 from signing.data_integrity import add_proof
 from signing.keys import Ed25519Signer
@@ -165,6 +165,16 @@ async def test_key_revoked_judged_by_issuance_record(
     registry.caches._last_poll = 0
     assert (await verify(client, payload=before["qr_payload"]))["verdict"] == "valid"
     result = await verify(client, payload=after["qr_payload"])
+    assert (result["verdict"], failed_check(result)) == ("key_revoked", "key")
+    # A thief with key-1 backdates `created` and borrows the id of a licence issued before the compromise:
+    # the registry's record vouches only for the credential it signed, so this is key_revoked.
+    async with registry.db.read() as session:
+        stolen = signer_for(registry, (await keys_of(session, org.code))[0])
+    forged = copy.deepcopy(before["credential"])
+    del forged["proof"]
+    forged["credentialSubject"]["holder"]["name"] = "王五"
+    backdated = add_proof(forged, stolen, created=before["credential"]["proof"]["created"])
+    result = await verify(client, payload=encode_payload(backdated))
     assert (result["verdict"], failed_check(result)) == ("key_revoked", "key")
     # Issuing continues with the replacement key.
     fresh = await issued(client, registry, org)
