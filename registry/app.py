@@ -15,7 +15,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from registry import errors
 from registry.auth.controller import AuthController
 from registry.auth.deps import provide_registry
+from registry.cases.catalogue_controller import ServiceController
+from registry.cases.controller import CaseController
 from registry.context import Registry
+from registry.holders.controller import HolderAuthController, MeController
 from registry.http.problems import handle_exception, problem_type
 from registry.licenses.controller import LicenseController, LicenseTypeController
 from registry.orgs.controller import DidController
@@ -56,6 +59,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             DidController,
             TrustController,
             VerificationController,
+            HolderAuthController,
+            MeController,
+            ServiceController,
+            CaseController,
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),

@@ -90,6 +90,9 @@ def demo(as_json: bool) -> None:
         click.echo(
             f"  [{org['role']}] {org['name']}  client_id={org['client_id']}  client_secret={org['client_secret']}"
         )
+    click.echo("\n持证人 / Holders (POST /api/v1/auth/holder-token, or the citizen app):")
+    for h in result["holders"]:
+        click.echo(f"  {h['name']}  id_number={h['id_number']}  password={h['password']}")
     click.echo("\n证照 / Licences:")
     for lic in result["licenses"]:
         click.echo(
@@ -134,6 +137,24 @@ def create_org(code: str, name: str, role: str, license_types: str, as_json: boo
             "请妥善保存 client_secret，它不会再次显示 / Keep the client_secret: it is not shown again.",
             err=True,
         )
+
+
+@admin.command("create-holder", help="Give a holder (person or company) a login for the citizen app and API")
+@click.option("--id-number", required=True, help="公民身份号码 or 统一社会信用代码")
+@click.option("--name", required=True)
+@click.option("--password", required=True, help="8–128 characters")
+@click.option("--json", "as_json", is_flag=True)
+def create_holder(id_number: str, name: str, password: str, as_json: bool) -> None:
+    from registry.holders.service import create_holder as make
+
+    async def work(reg: Registry) -> dict[str, str]:
+        holder = await make(reg, id_number=id_number, name=name, password=password)
+        return {"id_number": holder.id_number, "id_type": holder.id_type, "name": holder.name}
+
+    out = _run(work)
+    click.echo(
+        json.dumps(out, ensure_ascii=False) if as_json else f"{out['name']} ({out['id_number']}) 可登录 / can log in"
+    )
 
 
 @main.group(help="Department signing keys / 部门签名密钥")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from registry.db import Database
+from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
 from registry.settings import Settings
@@ -29,10 +30,14 @@ class Registry:
     publisher: TrustPublisher = field(default_factory=TrustPublisher)
     caches: RegistryCaches = field(init=False)
     verify_limiter: RateLimiter = field(init=False)
+    login_limiter: RateLimiter = field(init=False)
+    # Who holders are: None means the built-in ID-number-and-password provider (registry.holders.service).
+    identity: IdentityProvider | None = None
 
     def __post_init__(self) -> None:
         self.caches = RegistryCaches(self.settings)
         self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)
+        self.login_limiter = RateLimiter(30)  # holder logins per minute per client address
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:

@@ -14,7 +14,7 @@ from registry.auth.tokens import ORG_SCOPES, Principal
 from registry.context import Registry
 from registry.licenses import service
 from registry.licenses.schemas import HolderIn, LicenseCreate
-from registry.models import Organisation
+from registry.models import Holder, Organisation
 from registry.orgs.service import create_organisation, reset_client_secret
 from verification.identifiers import uscc_check
 
@@ -70,4 +70,25 @@ async def seed_demo(reg: Registry) -> dict[str, Any]:
                 "compact_qr": issued.license.compact_jcs is not None,
             }
         )
-    return {"base_url": reg.settings.base_url, "organisations": orgs, "licenses": licences}
+    holders = await _ensure_holders(reg)
+    return {"base_url": reg.settings.base_url, "organisations": orgs, "licenses": licences, "holders": holders}
+
+
+DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 (printed by `registry demo`; demo data only)
+
+
+async def _ensure_holders(reg: Registry) -> list[dict[str, str]]:
+    """Every example holder gets a login, so the citizen app can be tried at once."""
+    from registry.holders.service import create_holder
+
+    seen: dict[str, dict[str, str]] = {}
+    for lt in reg.catalog.all():
+        h = lt.example_holder
+        if h.id_number in seen:
+            continue
+        async with reg.db.read() as session:
+            exists = await session.get(Holder, h.id_number) is not None
+        if not exists:
+            await create_holder(reg, id_number=h.id_number, name=h.name, password=DEMO_PASSWORD)
+        seen[h.id_number] = {"id_number": h.id_number, "name": h.name, "password": DEMO_PASSWORD}
+    return list(seen.values())

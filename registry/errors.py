@@ -170,6 +170,37 @@ class StatusListFull(Conflict):
     title = "状态列表已满 / Status list capacity exhausted"
 
 
+class InvalidShareCode(ValidationFailed):
+    code = "invalid_share_code"
+    title = "亮证码格式不正确 / Malformed share code"
+
+
+class ShareCodeNotFound(NotFound):
+    code = "share_code_not_found"
+    title = "亮证码不存在 / Unknown share code"
+
+
+class ShareCodeRefused(Forbidden):
+    code = "share_code_wrong_audience"
+    title = "亮证码仅限指定机构 / Share code bound to another agency"
+
+
+class ShareCodeGone(RegistryError):
+    code = "share_code_expired"
+    status = 410
+    title = "亮证码已失效 / Share code expired or withdrawn"
+
+
+class ShareCodeUsed(Conflict):
+    code = "share_code_used"
+    title = "亮证码已使用 / Share code already used"
+
+
+class ConsentNotUsable(Forbidden):
+    code = "consent_not_usable"
+    title = "授权不可用 / Consent withdrawn, expired or out of scope"
+
+
 class MethodNotAllowed(RegistryError):
     code = "method_not_allowed"
     status = 405

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.db import UTCDateTime, utcnow
@@ -159,3 +159,125 @@ class TrustKey(SQLModel, table=True):
     sealed_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: str = Field(default="active", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# --- holders, sharing and windows (issue #4) ------------------------------------------------------------
+
+
+class Holder(SQLModel, table=True):
+    """A licence holder who logs in: a person by resident ID, or a company by its USCC."""
+
+    __tablename__ = "holder"
+
+    id_number: str = Field(primary_key=True, max_length=32)
+    id_type: str = Field(max_length=16)
+    name: str = Field(max_length=100)
+    password_hash: str = Field(max_length=200)  # argon2id
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AgentGrant(SQLModel, table=True):
+    """代办: a holder lets another holder act for them — share only, or everything — until a date."""
+
+    __tablename__ = "agent_grant"
+
+    id: str = Field(primary_key=True, max_length=32)
+    principal_id_number: str = Field(max_length=32, index=True)
+    agent_id_number: str = Field(max_length=32, index=True)
+    scope: str = Field(max_length=8)  # share | all
+    valid_until: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ShareCode(SQLModel, table=True):
+    """亮码: a one-time code a holder shows; only its SHA-256 is stored."""
+
+    __tablename__ = "share_code"
+
+    id: str = Field(primary_key=True, max_length=32)
+    code_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    holder_id_number: str = Field(max_length=32, index=True)
+    created_by: str = Field(max_length=32)  # the holder, or the agent acting for them
+    license_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    license_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_code: str | None = Field(default=None, max_length=64)
+    audience: str | None = Field(default=None, max_length=18)
+    fields: dict[str, list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    purpose: str = Field(default="", max_length=200)
+    expires_at: datetime = Field(sa_column=_ts())
+    max_uses: int = Field(default=1)
+    uses: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Consent(SQLModel, table=True):
+    """A standing consent: this agency may pull these licence types, for this purpose, until a date."""
+
+    __tablename__ = "consent"
+
+    id: str = Field(primary_key=True, max_length=32)
+    holder_id_number: str = Field(max_length=32, index=True)
+    created_by: str = Field(max_length=32)
+    agency_code: str = Field(max_length=18, index=True)
+    service_code: str | None = Field(default=None, max_length=64)
+    license_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fields: dict[str, list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    purpose: str = Field(max_length=200)
+    valid_until: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Case(SQLModel, table=True):
+    """A window's case for one service item: what it pulled for whom."""
+
+    __tablename__ = "case_file"
+
+    id: str = Field(primary_key=True, max_length=32)
+    agency_code: str = Field(max_length=18, index=True)
+    service_code: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+class CaseMaterial(SQLModel, table=True):
+    __tablename__ = "case_material"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(max_length=32, index=True)
+    position: int
+    license_type: str = Field(max_length=64)
+    party: str = Field(max_length=32)
+    requirement: str = Field(max_length=16)
+    group: str = Field(default="", max_length=32)
+    state: str = Field(default="missing", max_length=16)  # pulled | missing (committed / fulfilled: issue #5)
+    identifier: str | None = Field(default=None, max_length=100)
+    holder_id_number: str | None = Field(default=None, max_length=32)
+    verdict: str | None = Field(default=None, max_length=32)
+    via: str | None = Field(default=None, max_length=16)  # code | consent
+    fields: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    pulled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AccessLog(SQLModel, table=True):
+    """Every pull and every read by anyone but the holder, where the holder can see it."""
+
+    __tablename__ = "access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    holder_id_number: str = Field(max_length=32, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    actor_kind: str = Field(max_length=16)  # agency | issuer | agent | system
+    actor_code: str = Field(max_length=32)
+    actor_name: str = Field(default="", max_length=200)
+    via: str = Field(max_length=16)  # code | consent | agent | issuer
+    purpose: str = Field(default="", max_length=200)
+    service_code: str | None = Field(default=None, max_length=64)
+    case_id: str | None = Field(default=None, max_length=32)
+    identifier: str | None = Field(default=None, max_length=100)
+    license_type: str | None = Field(default=None, max_length=64)
+    fields: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    region: str | None = Field(default=None, max_length=12)

@@ -16,6 +16,7 @@ from registry import errors
 from registry.context import Registry
 
 ALGORITHMS = ["HS256"]
+HOLDER_SCOPES = ("me",)
 ORG_SCOPES: dict[str, tuple[str, ...]] = {
     "issuer": ("licenses:issue", "licenses:read", "licenses:manage"),
     "agency": ("services:read", "cases:write", "cases:read"),
@@ -24,12 +25,17 @@ ORG_SCOPES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an organisation (client credentials) for now; holders join with the sharing work."""
+    """Who is calling: an organisation (client credentials) or a holder (ID number and password)."""
 
-    kind: str  # "org"
-    subject: str  # organisation code
-    role: str
+    kind: str  # "org" | "holder"
+    subject: str  # organisation code, or the holder's ID number
+    role: str  # issuer | agency | holder
     scopes: frozenset[str]
+
+    def require_holder(self) -> str:
+        if self.kind != "holder":
+            raise errors.Forbidden("此接口仅限持证人本人 / Only a holder may call this", required_scope="me")
+        return self.subject
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -41,15 +47,25 @@ def _key(reg: Registry) -> bytes:
 
 
 def mint_org_token(reg: Registry, org_code: str, role: str, now: datetime | None = None) -> tuple[str, int]:
+    return _mint(reg, org_code, "org", role, ORG_SCOPES[role], now)
+
+
+def mint_holder_token(reg: Registry, id_number: str, now: datetime | None = None) -> tuple[str, int]:
+    return _mint(reg, id_number, "holder", "holder", HOLDER_SCOPES, now)
+
+
+def _mint(
+    reg: Registry, subject: str, typ: str, role: str, scopes: tuple[str, ...], now: datetime | None
+) -> tuple[str, int]:
     now = now or datetime.now(UTC)
     ttl = reg.settings.token_ttl_seconds
     claims = {
         "iss": reg.settings.token_issuer,
         "aud": reg.settings.token_audience,
-        "sub": org_code,
-        "typ": "org",
+        "sub": subject,
+        "typ": typ,
         "role": role,
-        "scope": " ".join(ORG_SCOPES[role]),
+        "scope": " ".join(scopes),
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
         "jti": secrets.token_urlsafe(12),
@@ -71,9 +87,10 @@ def read_token(reg: Registry, token: str) -> Principal:
         raise errors.TokenExpired("令牌已过期，请重新获取 / The token has expired; request a new one") from exc
     except jwt.PyJWTError as exc:
         raise errors.NotAuthenticated(f"令牌无效 / Invalid token: {exc}") from exc
-    if claims.get("typ") != "org" or claims.get("role") not in ORG_SCOPES:
+    kind, role = claims.get("typ"), claims.get("role")
+    if not ((kind == "org" and role in ORG_SCOPES) or (kind == "holder" and role == "holder")):
         raise errors.NotAuthenticated("令牌类型不符 / Wrong token type")
     scopes = claims.get("scope", "")
     if not isinstance(scopes, str):
         raise errors.NotAuthenticated("令牌无效 / Invalid token: bad scope claim")
-    return Principal(kind="org", subject=str(claims["sub"]), role=claims["role"], scopes=frozenset(scopes.split()))
+    return Principal(kind=kind, subject=str(claims["sub"]), role=role, scopes=frozenset(scopes.split()))

@@ -60,7 +60,7 @@ class LicenseController(Controller):
         principal: NamedDependency[Principal],
         identifier: FromPath[str],
     ) -> LicensePublic:
-        licence = await service.get_for_issuer(registry, principal, identifier)
+        licence = await service.get_for_reader(registry, principal, identifier)
         return service.to_public(registry, licence, await service.issuer_name(registry, licence.issuer_code))
 
     @get(
@@ -74,7 +74,7 @@ class LicenseController(Controller):
         principal: NamedDependency[Principal],
         identifier: FromPath[str],
     ) -> Response[bytes]:
-        licence = await service.get_for_issuer(registry, principal, identifier)
+        licence = await service.get_for_reader(registry, principal, identifier)
         # The stored JCS text is returned verbatim: byte for byte what was signed.
         return Response(licence.credential_jcs.encode(), media_type="application/vc")
 
@@ -198,7 +198,7 @@ class LicenseController(Controller):
         return service.to_public(registry, changed.license, changed.issuer_name)
 
     async def _rendition(self, registry: Registry, principal: Principal, identifier: str, kind: str) -> Response[bytes]:
-        licence = await service.get_for_issuer(registry, principal, identifier)
+        licence = await service.get_for_reader(registry, principal, identifier)
         fields: dict[str, Any] = service.credential_of(licence)["credentialSubject"]["fields"]
         name = await service.issuer_name(registry, licence.issuer_code)
         content = await rendition(registry, licence, kind, name, fields)

@@ -347,6 +347,18 @@ async def get_for_issuer(reg: Registry, principal: Principal, identifier: str) -
     return licence
 
 
+async def get_for_reader(reg: Registry, principal: Principal, identifier: str) -> License:
+    """The licence, for the department that issued it or the holder it was issued to."""
+    if principal.kind != "holder":
+        return await get_for_issuer(reg, principal, identifier)
+    parsed = parse_identifier(identifier)
+    async with reg.db.read() as session:
+        licence = await session.get(License, str(parsed))
+    if licence is None or licence.holder_id_number != principal.subject:
+        raise errors.LicenseNotFound(f"证照 {parsed} 不存在 / No licence {parsed}")
+    return licence
+
+
 def credential_of(licence: License) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(licence.credential_jcs)
     return loaded

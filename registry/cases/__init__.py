@@ -1,0 +1,1 @@
+"""Service items and the cases a window opens for them."""

@@ -1,0 +1,47 @@
+"""HTTP for windows: open a case, add another party's code, read the case."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from registry.auth.deps import provide_principal
+from registry.auth.tokens import Principal
+from registry.cases import service
+from registry.cases.schemas import CaseCreate, CaseOut, CaseShareCode
+from registry.context import Registry
+
+
+class CaseController(Controller):
+    path = "/api/v1/cases"
+    tags = ["windows"]  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Open a case and pull its materials / 办件调取",
+        description="With the holder's share code (亮码) or a standing consent: for each material the verified "
+        "licence (pulled, with its verdict) or missing. Every licence read is logged for the holder.",
+    )
+    async def open_case(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[CaseCreate]
+    ) -> CaseOut:
+        return await service.open_case(registry, principal, data)
+
+    @post("/{case_id:str}/share-codes", status_code=200, summary="Another party's code joins the case / 追加亮证码")
+    async def add_share_code(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        case_id: FromPath[str],
+        data: JSONBody[CaseShareCode],
+    ) -> CaseOut:
+        return await service.add_share_code(registry, principal, case_id, data.share_code, data.party)
+
+    @get("/{case_id:str}", summary="A case / 办件详情")
+    async def get_case(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
+    ) -> CaseOut:
+        return await service.get_case(registry, principal, case_id)

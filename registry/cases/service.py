@@ -1,0 +1,229 @@
+"""The window pull (DESIGN §3 flow 5): a case for a service item; a share code or a consent; for each required
+material the holder's verified licence, or ``missing``. Every licence read lands in the holder's access log."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from registry import errors
+from registry.auth.tokens import Principal
+from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut
+from registry.context import Registry
+from registry.models import Case, CaseMaterial, License, Organisation
+from registry.service_items import ServiceItem, default_service_catalog
+from registry.sharing.service import log_entry, redeem, usable_consent
+from registry.verify.service import verify
+
+
+async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> CaseOut:
+    principal.require_scope("cases:write")
+    item = default_service_catalog().get(body.service_code)
+    async with reg.db.transaction() as session:
+        agency = await _agency(session, principal.subject)
+        case = Case(id=secrets.token_hex(16), agency_code=agency.code, service_code=item.code)
+        session.add(case)
+        materials = [
+            CaseMaterial(
+                case_id=case.id,
+                position=i,
+                license_type=m.license_type,
+                party=m.party,
+                requirement=m.requirement,
+                group=m.group,
+            )
+            for i, m in enumerate(item.materials)
+        ]
+        if body.share_code is not None:
+            await _pull_by_code(reg, session, case, item, agency, materials, body.share_code, party=None)
+        elif body.consent_id is not None:
+            consent = await usable_consent(session, body.consent_id, agency.code, item.code)
+            await _pull(
+                reg, session, case, item, agency, materials,
+                holder=consent.holder_id_number, types=set(consent.license_types), identifiers=set(),
+                party=None, via="consent", purpose=consent.purpose, fields=consent.fields, agent=None,
+            )  # fmt: skip
+        for material in materials:
+            session.add(material)
+    return _view(reg, case, item, materials)
+
+
+async def add_share_code(
+    reg: Registry, principal: Principal, case_id: str, share_code: str, party: str | None
+) -> CaseOut:
+    """Another party's licences join the case: the other parent, the seller, a spouse."""
+    principal.require_scope("cases:write")
+    async with reg.db.transaction() as session:
+        case = await _own_case(session, principal, case_id, lock=True)
+        item = default_service_catalog().get(case.service_code)
+        agency = await _agency(session, principal.subject)
+        materials = await _materials(session, case.id)
+        if party is not None and party not in {m.party for m in materials}:
+            raise errors.ValidationFailed(f"此事项没有当事人「{party}」/ This service has no party {party!r}")
+        await _pull_by_code(reg, session, case, item, agency, materials, share_code, party=party)
+        for material in materials:
+            session.add(material)
+    return _view(reg, case, item, materials)
+
+
+async def get_case(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
+    principal.require_scope("cases:read")
+    async with reg.db.read() as session:
+        case = await _own_case(session, principal, case_id)
+        materials = await _materials(session, case.id)
+    return _view(reg, case, default_service_catalog().get(case.service_code), materials)
+
+
+# --- internals -------------------------------------------------------------------------------------------
+
+
+async def _agency(session: AsyncSession, code: str) -> Organisation:
+    org = await session.get(Organisation, code)
+    if org is None or org.role != "agency":
+        raise errors.Forbidden("只有办事机构可以办件 / Only an agency opens cases")
+    return org
+
+
+async def _own_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
+    case = await session.get(Case, case_id[:32], with_for_update=lock)
+    # Another agency's case does not exist for this one.
+    if case is None or case.agency_code != principal.subject:
+        raise errors.NotFound(f"办件 {case_id[:32]} 不存在 / No case {case_id[:32]}")
+    return case
+
+
+async def _materials(session: AsyncSession, case_id: str) -> list[CaseMaterial]:
+    rows = await session.exec(
+        select(CaseMaterial).where(col(CaseMaterial.case_id) == case_id).order_by(col(CaseMaterial.position))
+    )
+    return list(rows.all())
+
+
+async def _pull_by_code(
+    reg: Registry,
+    session: AsyncSession,
+    case: Case,
+    item: ServiceItem,
+    agency: Organisation,
+    materials: list[CaseMaterial],
+    text: str,
+    *,
+    party: str | None,
+) -> None:
+    code = await redeem(reg, session, text, agency.code)
+    if code.service_code is not None and code.service_code != item.code:
+        types: set[str] = set()  # a code made for another service item releases nothing here
+    elif code.service_code is not None:
+        types = item.license_types()
+    else:
+        types = set(code.license_types)
+    await _pull(
+        reg, session, case, item, agency, materials,
+        holder=code.holder_id_number, types=types, identifiers=set(code.license_ids), party=party, via="code",
+        purpose=code.purpose, fields=code.fields,
+        agent=code.created_by if code.created_by != code.holder_id_number else None,
+    )  # fmt: skip
+
+
+async def _pull(
+    reg: Registry,
+    session: AsyncSession,
+    case: Case,
+    item: ServiceItem,
+    agency: Organisation,
+    materials: list[CaseMaterial],
+    *,
+    holder: str,
+    types: set[str],
+    identifiers: set[str],
+    party: str | None,
+    via: str,
+    purpose: str,
+    fields: dict[str, list[str]] | None,
+    agent: str | None,
+) -> None:
+    """Fill still-missing materials from one holder's licences; each licence fills at most one material."""
+    query = select(License).where(col(License.holder_id_number) == holder, col(License.status) != "superseded")
+    if identifiers:
+        query = query.where(col(License.identifier).in_(identifiers))
+    else:
+        query = query.where(col(License.license_type).in_(types))
+    candidates = list((await session.exec(query.order_by(col(License.issued_at).desc()))).all())
+    taken = {m.identifier for m in materials if m.identifier}
+    now = datetime.now(UTC)
+    for material in materials:
+        if material.state == "pulled" or (party is not None and material.party != party):
+            continue
+        licence = next(
+            (c for c in candidates if c.license_type == material.license_type and c.identifier not in taken), None
+        )
+        if licence is None:
+            continue
+        result = await verify(reg, credential=json.loads(licence.credential_jcs))
+        limited = fields.get(licence.license_type) if fields else None
+        material.identifier, material.verdict = licence.identifier, result["verdict"]
+        material.holder_id_number, material.via, material.fields = holder, via, limited
+        if result["valid"]:
+            material.state, material.pulled_at = "pulled", now
+            taken.add(licence.identifier)
+        session.add(
+            log_entry(
+                holder_id_number=holder,
+                actor_kind="agency",
+                actor_code=agency.code,
+                actor_name=agency.name,
+                via="agent" if agent else via,
+                purpose=purpose or item.name,
+                service_code=item.code,
+                case_id=case.id,
+                identifier=licence.identifier,
+                license_type=licence.license_type,
+                fields=limited,
+                region=reg.settings.registry_id,
+            )
+        )
+
+
+def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMaterial]) -> CaseOut:
+    pulled_groups = {m.group for m in materials if m.group and m.state == "pulled"}
+
+    def satisfied(m: CaseMaterial) -> bool:
+        return m.state in ("pulled", "committed", "fulfilled") or (bool(m.group) and m.group in pulled_groups)
+
+    out: list[CaseMaterialOut] = []
+    for m in materials:
+        out.append(
+            CaseMaterialOut(
+                license_type=m.license_type,
+                license_type_name=reg.catalog.get(m.license_type).name,
+                party=m.party,
+                requirement=m.requirement,
+                required=m.requirement == "required",
+                group=m.group or None,
+                state=m.state,
+                identifier=m.identifier if m.state == "pulled" else None,
+                verdict=m.verdict,
+                fields=m.fields,
+            )
+        )
+    groups = {m.group for m in materials if m.requirement == "one_of" and m.group}
+    missing = sum(1 for m in materials if m.requirement == "required" and not satisfied(m)) + len(
+        groups - pulled_groups
+    )
+    extra: dict[str, Any] = {"offline_materials": [o.name for o in item.offline_materials]}
+    return CaseOut(
+        case_id=case.id,
+        service_code=item.code,
+        service_name=item.name,
+        agency_code=case.agency_code,
+        created_at=case.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        materials=out,
+        exempted=sum(1 for m in materials if m.state == "pulled"),
+        missing=missing,
+        **extra,
+    )

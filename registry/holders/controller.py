@@ -1,0 +1,238 @@
+"""HTTP for holders: login, my licences, 亮码, standing consents, agents (代办), and my access log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlmodel import col, select
+
+from registry.auth.controller import TokenResponse
+from registry.auth.deps import provide_principal
+from registry.auth.tokens import HOLDER_SCOPES, Principal, mint_holder_token
+from registry.context import Registry
+from registry.holders import service as holders
+from registry.holders.service import PasswordIdentityProvider
+from registry.http.ratelimit import client_key
+from registry.licenses import service as licenses
+from registry.licenses.schemas import LicensePublic
+from registry.models import AccessLog, AgentGrant, Consent, License, Organisation, ShareCode
+from registry.rendering.qr import render_qr_svg
+from registry.sharing import service as sharing
+from registry.sharing.schemas import (
+    AccessLogOut,
+    AgentCreate,
+    AgentOut,
+    AgentsOut,
+    ConsentCreate,
+    ConsentOut,
+    HolderLogin,
+    ShareCodeCreate,
+    ShareCodeOut,
+)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+class HolderAuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]  # noqa: RUF012
+
+    @post("/holder-token", status_code=200, summary="Holder login / 持证人登录")
+    async def holder_token(
+        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], data: JSONBody[HolderLogin]
+    ) -> TokenResponse:
+        registry.login_limiter.take(client_key(request))
+        identity = await (registry.identity or PasswordIdentityProvider(registry)).authenticate(
+            data.id_number, data.password
+        )
+        token, ttl = mint_holder_token(registry, identity.id_number)
+        return TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl, scope=" ".join(HOLDER_SCOPES))  # noqa: S106
+
+
+def _code_out(row: ShareCode, code: str | None = None) -> ShareCodeOut:
+    return ShareCodeOut(
+        id=row.id,
+        code=code,
+        qr_svg=render_qr_svg(code).decode() if code else None,
+        expires_at=_ts(row.expires_at) or "",
+        max_uses=row.max_uses,
+        uses=row.uses,
+        audience=row.audience,
+        service_code=row.service_code,
+        license_ids=row.license_ids,
+        license_types=row.license_types,
+        fields=row.fields,
+        purpose=row.purpose,
+        on_behalf_of=row.holder_id_number if row.created_by != row.holder_id_number else None,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def _grant_out(g: AgentGrant) -> AgentOut:
+    return AgentOut(
+        id=g.id, principal=g.principal_id_number, agent=g.agent_id_number, scope=g.scope,
+        valid_until=_ts(g.valid_until) or "",
+    )  # fmt: skip
+
+
+class MeController(Controller):
+    """Everything here acts for the logged-in holder, or — with ``on_behalf_of`` — for a principal who made
+    them their agent ("share" lets an agent list and share; "all" also consents and reads the log)."""
+
+    path = "/api/v1/me"
+    tags = ["holder"]  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+
+    @get("/licenses", summary="My licences / 我的证照")
+    async def my_licenses(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> list[LicensePublic]:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
+        async with registry.db.read() as session:
+            rows = await session.exec(
+                select(License, Organisation)
+                .where(
+                    col(License.holder_id_number) == acting.holder_id_number,
+                    col(License.issuer_code) == col(Organisation.code),
+                )
+                .order_by(col(License.issued_at).desc())
+            )
+            found = list(rows.all())
+        return [licenses.to_public(registry, lic, org.name) for lic, org in found]
+
+    @post("/share-codes", status_code=201, summary="Show a one-time code (亮码) / 亮证")
+    async def create_share_code(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ShareCodeCreate],
+    ) -> ShareCodeOut:
+        acting = await holders.acting_for(registry, principal, data.on_behalf_of, "share")
+        row, code = await sharing.create_share_code(registry, acting, data)
+        return _code_out(row, code)
+
+    @get("/share-codes", summary="My recent codes / 我的亮证码")
+    async def list_share_codes(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> list[ShareCodeOut]:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
+        return [_code_out(row) for row in await sharing.list_share_codes(registry, acting)]
+
+    @delete("/share-codes/{code_id:str}", status_code=204, summary="Withdraw a code / 撤回亮证码")
+    async def revoke_share_code(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        code_id: FromPath[str],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> None:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
+        await sharing.revoke_share_code(registry, acting, code_id)
+
+    @get("/consents", summary="My standing consents / 授权管理")
+    async def list_consents(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> list[ConsentOut]:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "all")
+        rows = await sharing.list_consents(registry, acting)
+        return [await self._consent_out(registry, c) for c in rows]
+
+    @post("/consents", status_code=201, summary="Grant a standing consent / 授权")
+    async def grant_consent(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[ConsentCreate]
+    ) -> ConsentOut:
+        acting = await holders.acting_for(registry, principal, data.on_behalf_of, "all")
+        return await self._consent_out(registry, await sharing.grant_consent(registry, acting, data))
+
+    @delete("/consents/{consent_id:str}", status_code=204, summary="Withdraw a consent / 撤回授权")
+    async def withdraw_consent(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        consent_id: FromPath[str],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> None:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "all")
+        await sharing.withdraw_consent(registry, acting, consent_id)
+
+    @get("/access-log", summary="Who accessed my licences / 使用记录")
+    async def access_log(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> list[AccessLogOut]:
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "all")
+        return [_log_out(e) for e in await sharing.access_log(registry, acting)]
+
+    @get("/agents", summary="My agents and whom I act for / 代办人")
+    async def agents(self, registry: NamedDependency[Registry], principal: NamedDependency[Principal]) -> AgentsOut:
+        me = principal.require_holder()
+        mine, theirs = await holders.agent_grants(registry, me)
+        return AgentsOut(agents=[_grant_out(g) for g in mine], principals=[_grant_out(g) for g in theirs])
+
+    @post("/agents", status_code=201, summary="Let someone act for me / 添加代办人")
+    async def grant_agent(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[AgentCreate]
+    ) -> AgentOut:
+        acting = await holders.acting_for(registry, principal, None)
+        grant = await holders.grant_agent(
+            registry, acting, agent_id_number=data.id_number, scope=data.scope, valid_until=data.valid_until_at()
+        )
+        return _grant_out(grant)
+
+    @delete("/agents/{grant_id:str}", status_code=204, summary="Revoke an agent / 取消代办")
+    async def revoke_agent(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], grant_id: FromPath[str]
+    ) -> None:
+        await holders.revoke_agent(registry, await holders.acting_for(registry, principal, None), grant_id)
+
+    async def _consent_out(self, registry: Registry, c: Consent) -> ConsentOut:
+        async with registry.db.read() as session:
+            org = await session.get(Organisation, c.agency_code)
+        now = datetime.now(c.valid_until.tzinfo)
+        return ConsentOut(
+            id=c.id,
+            agency_code=c.agency_code,
+            agency_name=org.name if org else c.agency_code,
+            service_code=c.service_code,
+            license_types=c.license_types,
+            fields=c.fields,
+            purpose=c.purpose,
+            valid_until=_ts(c.valid_until) or "",
+            created_at=_ts(c.created_at) or "",
+            withdrawn_at=_ts(c.withdrawn_at),
+            active=c.withdrawn_at is None and c.valid_until > now,
+        )
+
+
+def _log_out(e: AccessLog) -> AccessLogOut:
+    return AccessLogOut(
+        at=_ts(e.at) or "",
+        actor_kind=e.actor_kind,
+        actor_code=e.actor_code,
+        actor_name=e.actor_name,
+        via=e.via,
+        purpose=e.purpose,
+        service_code=e.service_code,
+        case_id=e.case_id,
+        identifier=e.identifier,
+        license_type=e.license_type,
+        fields=e.fields,
+        region=e.region,
+    )

@@ -1,0 +1,146 @@
+"""Bodies of the holder-facing API (亮码, consents, agents, the access log)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FieldLimits = dict[str, list[str]]
+CHINA = timezone(timedelta(hours=8))
+
+
+def _until(text: str) -> datetime:
+    """``YYYY-MM-DD`` (through the end of that day, China time) or RFC 3339 with a zone."""
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        return datetime.combine(day, time(23, 59, 59), tzinfo=CHINA).astimezone(UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("valid_until needs a time zone")
+    return parsed.astimezone(UTC)
+
+
+class ShareCodeCreate(BaseModel):
+    """What to share: licences by identifier, by type, or what a service item needs (at least one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    license_ids: list[str] | None = Field(default=None, max_length=20)
+    license_types: list[str] | None = Field(default=None, max_length=20)
+    service_code: str | None = Field(default=None, max_length=64)
+    audience: str | None = Field(default=None, max_length=18, description="the one agency that may redeem it")
+    fields: FieldLimits | None = Field(default=None, max_length=20, description="licence type → fields released")
+    purpose: str | None = Field(default=None, max_length=200)
+    ttl_seconds: int | None = Field(default=None, ge=30, le=600)
+    max_uses: int | None = Field(default=None, ge=1, le=10)
+    on_behalf_of: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _something(self) -> ShareCodeCreate:
+        if not (self.license_ids or self.license_types or self.service_code):
+            raise ValueError("请选择证照、证照类型或办理事项 / choose license_ids, license_types or service_code")
+        return self
+
+
+class ShareCodeOut(BaseModel):
+    id: str
+    code: str | None = None  # only when created: never stored in the clear
+    qr_svg: str | None = None
+    expires_at: str
+    max_uses: int
+    uses: int
+    audience: str | None
+    service_code: str | None
+    license_ids: list[str]
+    license_types: list[str]
+    fields: FieldLimits | None
+    purpose: str
+    on_behalf_of: str | None
+    revoked: bool
+
+
+class ConsentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency_code: str = Field(min_length=18, max_length=18)
+    service_code: str | None = Field(default=None, max_length=64)
+    license_types: list[str] = Field(min_length=1, max_length=20)
+    purpose: str = Field(min_length=1, max_length=200)
+    valid_until: str = Field(max_length=40, description="YYYY-MM-DD or RFC 3339")
+    fields: FieldLimits | None = Field(default=None, max_length=20)
+    on_behalf_of: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _parse_until(self) -> ConsentCreate:
+        _until(self.valid_until)
+        return self
+
+    def valid_until_at(self) -> datetime:
+        return _until(self.valid_until)
+
+
+class ConsentOut(BaseModel):
+    id: str
+    agency_code: str
+    agency_name: str
+    service_code: str | None
+    license_types: list[str]
+    fields: FieldLimits | None
+    purpose: str
+    valid_until: str
+    created_at: str
+    withdrawn_at: str | None
+    active: bool
+
+
+class AgentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: str = Field(max_length=32)
+    scope: Literal["share", "all"]
+    valid_until: str = Field(max_length=40)
+
+    @model_validator(mode="after")
+    def _parse_until(self) -> AgentCreate:
+        _until(self.valid_until)
+        return self
+
+    def valid_until_at(self) -> datetime:
+        return _until(self.valid_until)
+
+
+class AgentOut(BaseModel):
+    id: str
+    principal: str
+    agent: str
+    scope: str
+    valid_until: str
+
+
+class AgentsOut(BaseModel):
+    agents: list[AgentOut]  # who may act for me
+    principals: list[AgentOut]  # whom I may act for
+
+
+class AccessLogOut(BaseModel):
+    at: str
+    actor_kind: str
+    actor_code: str
+    actor_name: str
+    via: str
+    purpose: str
+    service_code: str | None
+    case_id: str | None
+    identifier: str | None
+    license_type: str | None
+    fields: list[str] | None
+    region: str | None
+
+
+class HolderLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: str = Field(min_length=1, max_length=32)
+    password: str = Field(min_length=1, max_length=128)

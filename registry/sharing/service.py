@@ -1,0 +1,269 @@
+"""Sharing (DESIGN §3 flow 4, §5 share code): one-time codes (亮码) and standing consents, and the holder's
+view of who accessed their data."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from registry import errors
+from registry.context import Registry
+from registry.holders.service import Acting
+from registry.models import AccessLog, Consent, License, Organisation, ShareCode
+from registry.sharing.schemas import ConsentCreate, ShareCodeCreate
+
+MAX_TTL = 600  # DESIGN §5: a share code lives at most ten minutes
+DEFAULT_TTL = 300
+_TOKEN = re.compile(r"[A-Z2-7]{26,64}")
+_REGISTRY_ID = re.compile(r"[0-9]{6}")
+
+
+def new_code(registry_id: str) -> str:
+    """``SC1:<registry id>.<token>``; the token is 160 random bits in Base32, all in the QR alphanumeric set."""
+    token = base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
+    return f"SC1:{registry_id}.{token}"
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedCode:
+    registry_id: str
+    code: str
+
+
+def parse_code(text: str) -> ParsedCode:
+    text = text.strip()
+    prefix, _, rest = text.partition(":")
+    registry_id, dot, token = rest.partition(".")
+    if prefix != "SC1" or not dot or not _REGISTRY_ID.fullmatch(registry_id) or not _TOKEN.fullmatch(token):
+        raise errors.InvalidShareCode(
+            "亮证码格式不正确，应为 SC1:<地区代码>.<令牌> / A share code looks like SC1:<region>.<token>"
+        )
+    return ParsedCode(registry_id, text)
+
+
+def _fields(reg: Registry, fields: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """Field limits: licence type → the field names released (every name must exist in its template)."""
+    if fields is None:
+        return None
+    for license_type, names in fields.items():
+        lt = reg.catalog.get(license_type)
+        unknown = [n for n in names if n not in {f.name for f in lt.fields}]
+        if unknown:
+            raise errors.ValidationFailed(
+                f"「{lt.name}」没有字段 {', '.join(unknown)} / {lt.name_en} has no field {', '.join(unknown)}",
+                field="fields",
+            )
+    return {t: sorted(set(names)) for t, names in fields.items()}
+
+
+async def _own_licences(session: AsyncSession, holder: str, identifiers: list[str]) -> None:
+    rows = await session.exec(
+        select(License.identifier, License.holder_id_number).where(col(License.identifier).in_(identifiers))
+    )
+    owned = {ident for ident, who in rows.all() if who == holder}
+    missing = [i for i in identifiers if i not in owned]
+    if missing:
+        raise errors.LicenseNotFound(f"您没有证照 {missing[0]} / You hold no licence {missing[0]}")
+
+
+async def _agency(session: AsyncSession, code: str) -> Organisation:
+    org = await session.get(Organisation, code[:18])
+    if org is None or org.role != "agency":
+        raise errors.ValidationFailed(f"办事机构 {code[:18]} 不存在 / No agency {code[:18]}", field="audience")
+    return org
+
+
+async def create_share_code(reg: Registry, acting: Acting, body: ShareCodeCreate) -> tuple[ShareCode, str]:
+    from registry.service_items import default_service_catalog
+
+    ttl = body.ttl_seconds or DEFAULT_TTL
+    if body.service_code is not None:
+        default_service_catalog().get(body.service_code)
+    for t in body.license_types or []:
+        reg.catalog.get(t)
+    code = new_code(reg.settings.registry_id)
+    now = datetime.now(UTC)
+    async with reg.db.transaction() as session:
+        if body.license_ids:
+            await _own_licences(session, acting.holder_id_number, body.license_ids)
+        if body.audience is not None:
+            await _agency(session, body.audience)
+        row = ShareCode(
+            id=secrets.token_hex(16),
+            code_hash=code_hash(code),
+            holder_id_number=acting.holder_id_number,
+            created_by=acting.actor_id_number,
+            license_ids=body.license_ids or [],
+            license_types=body.license_types or [],
+            service_code=body.service_code,
+            audience=body.audience,
+            fields=_fields(reg, body.fields),
+            purpose=body.purpose or "",
+            expires_at=now + timedelta(seconds=min(ttl, MAX_TTL)),
+            max_uses=body.max_uses or 1,
+        )
+        session.add(row)
+    return row, code
+
+
+async def list_share_codes(reg: Registry, acting: Acting) -> list[ShareCode]:
+    async with reg.db.read() as session:
+        rows = await session.exec(
+            select(ShareCode)
+            .where(col(ShareCode.holder_id_number) == acting.holder_id_number)
+            .order_by(col(ShareCode.created_at).desc())
+            .limit(50)
+        )
+        return list(rows.all())
+
+
+async def revoke_share_code(reg: Registry, acting: Acting, code_id: str) -> None:
+    async with reg.db.transaction() as session:
+        row = await session.get(ShareCode, code_id[:32])
+        if row is None or row.holder_id_number != acting.holder_id_number:
+            raise errors.NotFound(f"亮证码 {code_id[:32]} 不存在 / No share code {code_id[:32]}")
+        row.revoked_at = row.revoked_at or datetime.now(UTC)
+        session.add(row)
+
+
+async def redeem(reg: Registry, session: AsyncSession, text: str, agency_code: str) -> ShareCode:
+    """Use a share code once, atomically: under a race exactly one window wins each remaining use.
+
+    The checks live in the UPDATE's WHERE clause, so the database decides, on SQLite and PostgreSQL alike;
+    a failed redemption is then explained from a plain read.
+    """
+    parsed = parse_code(text)
+    if parsed.registry_id != reg.settings.registry_id:
+        raise errors.InvalidShareCode(
+            f"此亮证码由 {parsed.registry_id} 地区签发，跨地区调取尚未开通 / This code belongs to registry "
+            f"{parsed.registry_id}; cross-region redemption is not available yet",
+            registry_id=parsed.registry_id,
+        )
+    digest = code_hash(parsed.code)
+    now = datetime.now(UTC)
+    used = (
+        await session.exec(
+            update(ShareCode)
+            .where(
+                col(ShareCode.code_hash) == digest,
+                col(ShareCode.uses) < col(ShareCode.max_uses),
+                col(ShareCode.expires_at) > now,
+                col(ShareCode.revoked_at).is_(None),
+                (col(ShareCode.audience).is_(None)) | (col(ShareCode.audience) == agency_code),
+            )
+            .values(uses=ShareCode.uses + 1)
+            .returning(col(ShareCode.id))
+        )
+    ).first()
+    row = (await session.exec(select(ShareCode).where(col(ShareCode.code_hash) == digest))).first()
+    if used is not None and row is not None:
+        return row
+    if row is None:
+        raise errors.ShareCodeNotFound("亮证码无效或不存在 / Unknown share code")
+    if row.audience is not None and row.audience != agency_code:
+        raise errors.ShareCodeRefused("此亮证码仅限指定机构使用 / This code is bound to another agency")
+    if row.revoked_at is not None:
+        raise errors.ShareCodeGone("持证人已撤回此亮证码 / The holder withdrew this code")
+    if row.expires_at <= now:
+        raise errors.ShareCodeGone("亮证码已过期，请持证人刷新 / The code has expired; ask the holder to refresh it")
+    raise errors.ShareCodeUsed("亮证码已被使用 / The code has already been used")
+
+
+# --- consents ----------------------------------------------------------------------------------------------
+
+
+async def grant_consent(reg: Registry, acting: Acting, body: ConsentCreate) -> Consent:
+    from registry.service_items import default_service_catalog
+
+    now = datetime.now(UTC)
+    if body.service_code is not None:
+        default_service_catalog().get(body.service_code)
+    for t in body.license_types:
+        reg.catalog.get(t)
+    valid_until = body.valid_until_at()
+    if valid_until <= now:
+        raise errors.ValidationFailed("授权截止时间须在将来 / valid_until must be in the future", field="valid_until")
+    if valid_until > now + timedelta(days=366 * 5):
+        raise errors.ValidationFailed("授权最长五年 / A consent lasts at most five years", field="valid_until")
+    async with reg.db.transaction() as session:
+        await _agency(session, body.agency_code)
+        consent = Consent(
+            id=secrets.token_hex(16),
+            holder_id_number=acting.holder_id_number,
+            created_by=acting.actor_id_number,
+            agency_code=body.agency_code,
+            service_code=body.service_code,
+            license_types=sorted(set(body.license_types)),
+            fields=_fields(reg, body.fields),
+            purpose=body.purpose,
+            valid_until=valid_until,
+        )
+        session.add(consent)
+    return consent
+
+
+async def list_consents(reg: Registry, acting: Acting) -> list[Consent]:
+    async with reg.db.read() as session:
+        rows = await session.exec(
+            select(Consent)
+            .where(col(Consent.holder_id_number) == acting.holder_id_number)
+            .order_by(col(Consent.created_at).desc())
+        )
+        return list(rows.all())
+
+
+async def withdraw_consent(reg: Registry, acting: Acting, consent_id: str) -> Consent:
+    async with reg.db.transaction() as session:
+        consent = await session.get(Consent, consent_id[:32])
+        if consent is None or consent.holder_id_number != acting.holder_id_number:
+            raise errors.NotFound(f"授权 {consent_id[:32]} 不存在 / No consent {consent_id[:32]}")
+        consent.withdrawn_at = consent.withdrawn_at or datetime.now(UTC)
+        session.add(consent)
+    return consent
+
+
+async def usable_consent(session: AsyncSession, consent_id: str, agency_code: str, service_code: str) -> Consent:
+    consent = await session.get(Consent, consent_id[:32])
+    now = datetime.now(UTC)
+    if consent is None or consent.agency_code != agency_code:
+        # Another agency's consent does not exist for this one.
+        raise errors.NotFound(f"授权 {consent_id[:32]} 不存在 / No consent {consent_id[:32]}")
+    if consent.withdrawn_at is not None:
+        raise errors.ConsentNotUsable("持证人已撤回此授权 / The holder withdrew this consent")
+    if consent.valid_until <= now:
+        raise errors.ConsentNotUsable("此授权已过期 / This consent has expired")
+    if consent.service_code is not None and consent.service_code != service_code:
+        raise errors.ConsentNotUsable(
+            f"此授权仅用于事项 {consent.service_code} / This consent covers service {consent.service_code} only"
+        )
+    return consent
+
+
+# --- the access log ------------------------------------------------------------------------------------------
+
+
+async def access_log(reg: Registry, acting: Acting, limit: int = 200) -> list[AccessLog]:
+    async with reg.db.read() as session:
+        rows = await session.exec(
+            select(AccessLog)
+            .where(col(AccessLog.holder_id_number) == acting.holder_id_number)
+            .order_by(col(AccessLog.id).desc())
+            .limit(limit)
+        )
+        return list(rows.all())
+
+
+def log_entry(**values: Any) -> AccessLog:
+    return AccessLog(at=datetime.now(UTC), **values)
