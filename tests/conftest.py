@@ -113,3 +113,31 @@ async def issuer(make_org) -> Org:  # type: ignore[no-untyped-def]
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class HolderAccount:
+    id_number: str
+    name: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+async def make_holder(registry: Registry, client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    from registry.holders.service import create_holder
+    from tests.factories import new_resident_id
+
+    async def make(name: str = "张伟", male: bool = True, id_number: str | None = None) -> HolderAccount:
+        rid = id_number or new_resident_id(male=male)
+        password = "Correct-Horse-42"
+        await create_holder(registry, id_number=rid, name=name, password=password)
+        resp = await client.post("/api/v1/auth/holder-token", json={"id_number": rid, "password": password})
+        assert resp.status_code == 200, resp.text
+        return HolderAccount(rid, name, password, resp.json()["access_token"])
+
+    return make

@@ -164,7 +164,7 @@ async def _pull(
         )
         if licence is None:
             continue
-        result = await verify(reg, credential=json.loads(licence.credential_jcs))
+        result = await verify(reg, credential=json.loads(licence.credential_jcs), session=session)
         limited = fields.get(licence.license_type) if fields else None
         material.identifier, material.verdict = licence.identifier, result["verdict"]
         material.holder_id_number, material.via, material.fields = holder, via, limited

@@ -17,7 +17,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry import errors
 from registry.context import Registry
 from registry.holders.service import Acting
+from registry.licenses.service import parse_identifier
 from registry.models import AccessLog, Consent, License, Organisation, ShareCode
+from registry.service_items import default_service_catalog
 from registry.sharing.schemas import ConsentCreate, ShareCodeCreate
 
 MAX_TTL = 600  # DESIGN §5: a share code lives at most ten minutes
@@ -86,18 +88,18 @@ async def _agency(session: AsyncSession, code: str) -> Organisation:
 
 
 async def create_share_code(reg: Registry, acting: Acting, body: ShareCodeCreate) -> tuple[ShareCode, str]:
-    from registry.service_items import default_service_catalog
-
     ttl = body.ttl_seconds or DEFAULT_TTL
     if body.service_code is not None:
         default_service_catalog().get(body.service_code)
     for t in body.license_types or []:
         reg.catalog.get(t)
+    # A malformed 证照标识 is a 422; a well-formed one the holder does not hold, a 404.
+    license_ids = [str(parse_identifier(i)) for i in body.license_ids or []]
     code = new_code(reg.settings.registry_id)
     now = datetime.now(UTC)
     async with reg.db.transaction() as session:
-        if body.license_ids:
-            await _own_licences(session, acting.holder_id_number, body.license_ids)
+        if license_ids:
+            await _own_licences(session, acting.holder_id_number, license_ids)
         if body.audience is not None:
             await _agency(session, body.audience)
         row = ShareCode(
@@ -105,7 +107,7 @@ async def create_share_code(reg: Registry, acting: Acting, body: ShareCodeCreate
             code_hash=code_hash(code),
             holder_id_number=acting.holder_id_number,
             created_by=acting.actor_id_number,
-            license_ids=body.license_ids or [],
+            license_ids=license_ids,
             license_types=body.license_types or [],
             service_code=body.service_code,
             audience=body.audience,
@@ -185,8 +187,6 @@ async def redeem(reg: Registry, session: AsyncSession, text: str, agency_code: s
 
 
 async def grant_consent(reg: Registry, acting: Acting, body: ConsentCreate) -> Consent:
-    from registry.service_items import default_service_catalog
-
     now = datetime.now(UTC)
     if body.service_code is not None:
         default_service_catalog().get(body.service_code)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import counters
 from registry.db import Database
@@ -23,6 +26,17 @@ from signing.keys import Signer
 from signing.multikey import multikey_to_public_key
 from verification.status_list import bit_at
 from verification.verifier import Freshness, KeyInfo, StatusAnswer
+
+
+@asynccontextmanager
+async def _reading(db: Database, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """The caller's session when it has one (a request already inside a transaction must not take a second
+    connection from the pool while holding the first), else a fresh read-only one."""
+    if session is not None:
+        yield session
+        return
+    async with db.read() as fresh:
+        yield fresh
 
 
 @dataclass(frozen=True)
@@ -56,13 +70,13 @@ class RegistryCaches:
     _last_poll: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def refresh(self, db: Database, *, force: bool = False) -> None:
+    async def refresh(self, db: Database, *, force: bool = False, session: AsyncSession | None = None) -> None:
         if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
             return
         async with self._lock:
             if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
                 return
-            async with db.read() as session:
+            async with _reading(db, session) as session:
                 seen = await counters.read_all(session)
                 if seen.get(counters.STATUS, 0) != self._status_seen:
                     rows = await session.exec(
@@ -80,22 +94,22 @@ class RegistryCaches:
                     self._keys_seen = seen.get(counters.KEYS, 0)
             self._last_poll = time.monotonic()
 
-    async def load_lists(self, db: Database, list_ids: set[str]) -> None:
+    async def load_lists(self, db: Database, list_ids: set[str], session: AsyncSession | None = None) -> None:
         """Lists created since the last refresh (all bits clear, version 0) are fetched on first use."""
         missing = list_ids - self.status_bits.keys()
         if not missing:
             return
-        async with db.read() as session:
+        async with _reading(db, session) as session:
             rows = await session.exec(select(StatusList.id, StatusList.bits).where(col(StatusList.id).in_(missing)))
             for list_id, bits in rows.all():
                 self.status_bits.setdefault(list_id, bits)
 
-    async def load_key(self, db: Database, verification_method: str) -> None:
+    async def load_key(self, db: Database, verification_method: str, session: AsyncSession | None = None) -> None:
         """A key made since the last refresh (a new department, a rotation) is fetched on first use."""
         ours = self.settings.parse_key_id(verification_method)
         if verification_method in self.keys or ours is None:
             return
-        async with db.read() as session:
+        async with _reading(db, session) as session:
             row = (
                 await session.exec(
                     select(SigningKey, Organisation).where(

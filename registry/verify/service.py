@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.context import Registry
 from registry.models import License
@@ -64,17 +65,24 @@ def _peek(payload: str | None, credential: object) -> dict[str, Any] | None:
     return credential if isinstance(credential, dict) else None
 
 
-async def verify(reg: Registry, *, payload: str | None = None, credential: object = None) -> dict[str, Any]:
-    await reg.caches.refresh(reg.db)
+async def verify(
+    reg: Registry, *, payload: str | None = None, credential: object = None, session: AsyncSession | None = None
+) -> dict[str, Any]:
+    """``session``: the caller's, when it verifies inside its own transaction (a window's pull)."""
+    await reg.caches.refresh(reg.db, session=session)
     doc = _peek(payload, credential)
     licence: License | None = None
     if doc is not None:
         if isinstance(doc.get("id"), str) and doc["id"].startswith(f"{reg.settings.base_url}/licenses/"):
-            async with reg.db.read() as session:
-                licence = await session.get(License, doc["id"].rsplit("/", 1)[1][:100])
+            identifier = doc["id"].rsplit("/", 1)[1][:100]
+            if session is not None:
+                licence = await session.get(License, identifier)
+            else:
+                async with reg.db.read() as fresh:
+                    licence = await fresh.get(License, identifier)
         proof = doc.get("proof")
         if isinstance(proof, dict) and isinstance(proof.get("verificationMethod"), str):
-            await reg.caches.load_key(reg.db, proof["verificationMethod"])
+            await reg.caches.load_key(reg.db, proof["verificationMethod"], session)
         status = doc.get("credentialStatus")
         entries = status if isinstance(status, list) else [status]
         list_ids = {
@@ -82,7 +90,7 @@ async def verify(reg: Registry, *, payload: str | None = None, credential: objec
             for e in entries[:8]
             if isinstance(e, dict) and isinstance(e.get("statusListCredential"), str)
         }
-        await reg.caches.load_lists(reg.db, {i for i in list_ids if i})
+        await reg.caches.load_lists(reg.db, {i for i in list_ids if i}, session)
     records = _Records(licence, doc)
     verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
     result = verifier.check_payload(payload) if payload is not None else verifier.check_credential(credential)
