@@ -281,3 +281,5 @@ class AccessLog(SQLModel, table=True):
     license_type: str | None = Field(default=None, max_length=64)
     fields: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     region: str | None = Field(default=None, max_length=12)
+    # Set when an agent (代办人) made the code or consent behind this access, or acted themselves.
+    agent_id_number: str | None = Field(default=None, max_length=32)

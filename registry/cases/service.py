@@ -185,6 +185,7 @@ async def _pull(
                 license_type=licence.license_type,
                 fields=limited,
                 region=reg.settings.registry_id,
+                agent_id_number=agent,
             )
         )
 

@@ -107,6 +107,7 @@ class MeController(Controller):
                 .order_by(col(License.issued_at).desc())
             )
             found = list(rows.all())
+        await sharing.log_agent_act(registry, acting, "代办人查看证照列表 / agent listed the licences")
         return [licenses.to_public(registry, lic, org.name) for lic, org in found]
 
     @post("/share-codes", status_code=201, summary="Show a one-time code (亮码) / 亮证")
@@ -118,6 +119,12 @@ class MeController(Controller):
     ) -> ShareCodeOut:
         acting = await holders.acting_for(registry, principal, data.on_behalf_of, "share")
         row, code = await sharing.create_share_code(registry, acting, data)
+        await sharing.log_agent_act(
+            registry,
+            acting,
+            f"代办人亮证 / agent made a share code: {data.purpose or ''}".rstrip(": "),
+            service_code=data.service_code,
+        )
         return _code_out(row, code)
 
     @get("/share-codes", summary="My recent codes / 我的亮证码")
@@ -157,7 +164,14 @@ class MeController(Controller):
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[ConsentCreate]
     ) -> ConsentOut:
         acting = await holders.acting_for(registry, principal, data.on_behalf_of, "all")
-        return await self._consent_out(registry, await sharing.grant_consent(registry, acting, data))
+        consent = await sharing.grant_consent(registry, acting, data)
+        await sharing.log_agent_act(
+            registry,
+            acting,
+            f"代办人授权 {data.agency_code} / agent granted a consent: {data.purpose}",
+            service_code=data.service_code,
+        )
+        return await self._consent_out(registry, consent)
 
     @delete("/consents/{consent_id:str}", status_code=204, summary="Withdraw a consent / 撤回授权")
     async def withdraw_consent(
@@ -235,4 +249,5 @@ def _log_out(e: AccessLog) -> AccessLogOut:
         license_type=e.license_type,
         fields=e.fields,
         region=e.region,
+        agent_id_number=e.agent_id_number,
     )

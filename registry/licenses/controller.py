@@ -24,6 +24,8 @@ from registry.licenses.schemas import (
     RenewBody,
     RevokeBody,
 )
+from registry.models import License
+from registry.sharing.service import log_issuer_read
 
 
 class LicenseController(Controller):
@@ -61,6 +63,7 @@ class LicenseController(Controller):
         identifier: FromPath[str],
     ) -> LicensePublic:
         licence = await service.get_for_reader(registry, principal, identifier)
+        await _log_read(registry, principal, licence, "发证部门查阅证照 / the issuer read the licence")
         return service.to_public(registry, licence, await service.issuer_name(registry, licence.issuer_code))
 
     @get(
@@ -75,6 +78,7 @@ class LicenseController(Controller):
         identifier: FromPath[str],
     ) -> Response[bytes]:
         licence = await service.get_for_reader(registry, principal, identifier)
+        await _log_read(registry, principal, licence, "发证部门读取凭证 / the issuer read the credential")
         # The stored JCS text is returned verbatim: byte for byte what was signed.
         return Response(licence.credential_jcs.encode(), media_type="application/vc")
 
@@ -199,6 +203,7 @@ class LicenseController(Controller):
 
     async def _rendition(self, registry: Registry, principal: Principal, identifier: str, kind: str) -> Response[bytes]:
         licence = await service.get_for_reader(registry, principal, identifier)
+        await _log_read(registry, principal, licence, f"发证部门取得{kind} / the issuer fetched the {kind}")
         fields: dict[str, Any] = service.credential_of(licence)["credentialSubject"]["fields"]
         name = await service.issuer_name(registry, licence.issuer_code)
         content = await rendition(registry, licence, kind, name, fields)
@@ -206,6 +211,11 @@ class LicenseController(Controller):
         if kind == "pdf":
             headers["Content-Disposition"] = f'inline; filename="{licence.identifier}.pdf"'
         return Response(content, media_type=MEDIA_TYPES[kind], headers=headers)
+
+
+async def _log_read(registry: Registry, principal: Principal, licence: License, what: str) -> None:
+    if principal.kind == "org":  # the holder reading their own licence is not an access to log
+        await log_issuer_read(registry, licence, principal.subject, what)
 
 
 class LicenseTypeController(Controller):

@@ -137,6 +137,7 @@ class AccessLogOut(BaseModel):
     license_type: str | None
     fields: list[str] | None
     region: str | None
+    agent_id_number: str | None
 
 
 class HolderLogin(BaseModel):

@@ -267,3 +267,41 @@ async def access_log(reg: Registry, acting: Acting, limit: int = 200) -> list[Ac
 
 def log_entry(**values: Any) -> AccessLog:
     return AccessLog(at=datetime.now(UTC), **values)
+
+
+async def log_agent_act(reg: Registry, acting: Acting, what: str, **values: Any) -> None:
+    """An agent's own act for a principal (listing, sharing, consenting) lands in the principal's log."""
+    if not acting.by_agent:
+        return
+    async with reg.db.transaction() as session:
+        session.add(
+            log_entry(
+                holder_id_number=acting.holder_id_number,
+                actor_kind="agent",
+                actor_code=acting.actor_id_number,
+                via="agent",
+                purpose=what,
+                agent_id_number=acting.actor_id_number,
+                region=reg.settings.registry_id,
+                **values,
+            )
+        )
+
+
+async def log_issuer_read(reg: Registry, licence: License, org_code: str, what: str) -> None:
+    """A department reading a licence it issued is a read by someone other than the holder: logged."""
+    async with reg.db.transaction() as session:
+        org = await session.get(Organisation, org_code)
+        session.add(
+            log_entry(
+                holder_id_number=licence.holder_id_number,
+                actor_kind="issuer",
+                actor_code=org_code,
+                actor_name=org.name if org else org_code,
+                via="issuer",
+                purpose=what,
+                identifier=licence.identifier,
+                license_type=licence.license_type,
+                region=reg.settings.registry_id,
+            )
+        )

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from registry.settings import Settings
-from tests.factories import corrupt_check, new_uscc
+from tests.factories import corrupt_check, new_resident_id, new_uscc
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REGISTRY = str(Path(sys.executable).parent / "registry")
@@ -98,11 +98,42 @@ def test_create_org_and_demo(tmp_path: Path, settings: Settings) -> None:
     bad = cli(tmp_path, env, "admin", "create-org", "--code", corrupt_check(code), "--name", "x", "--role", "agency")
     assert bad.returncode == 1 and "Invalid organisation code" in bad.stderr
 
+    holder = cli(
+        tmp_path,
+        env,
+        "admin",
+        "create-holder",
+        "--id-number",
+        new_resident_id(),
+        "--name",
+        "王芳",
+        "--password",
+        "Correct-Horse-42",
+        "--json",
+    )
+    assert holder.returncode == 0, holder.stderr
+    assert json.loads(holder.stdout)["id_type"] == "resident_id"
+    weak = cli(
+        tmp_path,
+        env,
+        "admin",
+        "create-holder",
+        "--id-number",
+        new_resident_id(),
+        "--name",
+        "王芳",
+        "--password",
+        "short",
+    )
+    assert weak.returncode == 1
+    assert "8–128" in weak.stderr
+
     demo = cli(tmp_path, env, "demo", "--json")
     assert demo.returncode == 0, demo.stderr
     seeded = json.loads(demo.stdout)
     assert len(seeded["licenses"]) == 9
     assert {o["role"] for o in seeded["organisations"]} == {"issuer", "agency"}
+    assert {h["name"] for h in seeded["holders"]} >= {"张伟", "李娜"}
     # Running it again issues nothing new: the same identifiers come back.
     rerun = json.loads(cli(tmp_path, env, "demo", "--json").stdout)
     assert [x["identifier"] for x in rerun["licenses"]] == [x["identifier"] for x in seeded["licenses"]]

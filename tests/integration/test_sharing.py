@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlmodel import col, update
 
+from registry.auth.tokens import mint_holder_token
 from registry.context import Registry
 from registry.models import AgentGrant, Consent, ShareCode
 from registry.sharing.service import code_hash
@@ -113,6 +114,9 @@ async def test_role_and_owner_matrix(
             assert_problem(await client.get(path, headers=org.auth), 403, "forbidden")
         assert_problem(await share(client, org, license_types=["resident_id_card"]), 403, "forbidden")
     assert_problem(await client.get("/api/v1/me/licenses"), 401, "not_authenticated")
+    old, _ = mint_holder_token(registry, alice.id_number, now=datetime.now(UTC) - timedelta(hours=1))
+    expired = {"Authorization": f"Bearer {old}"}
+    assert_problem(await client.get("/api/v1/me/licenses", headers=expired), 401, "token_expired")
 
     # A holder reads their own licence (and its PDF); nobody else's.
     assert (await client.get(f"/api/v1/licenses/{ident}", headers=alice.auth)).status_code == 200
@@ -182,6 +186,12 @@ async def test_code_pull_and_access_log(
     assert all(e["actor_code"] == agency.code and e["via"] == "code" and e["purpose"] == "驾驶证期满换证" for e in log)
     assert all(e["case_id"] == case["case_id"] and e["service_code"] == RENEW_DRIVING for e in log)
     assert (await client.get("/api/v1/me/access-log", headers=other.auth)).json() == []
+    # The issuing department reading the licence is logged for the holder; the holder's own reads are not.
+    assert (await client.get(f"/api/v1/licenses/{licence}", headers=issuer.auth)).status_code == 200
+    assert (await client.get(f"/api/v1/licenses/{licence}", headers=holder.auth)).status_code == 200
+    log = (await client.get("/api/v1/me/access-log", headers=holder.auth)).json()
+    assert [(e["actor_kind"], e["identifier"]) for e in log[:1]] == [("issuer", licence)]
+    assert len(log) == 3
 
 
 async def test_missing_and_unsuitable_licences(
@@ -423,7 +433,12 @@ async def test_agents_act_for_principals(
     case = (await open_case(client, agency, service_code=RENEW_DRIVING, share_code=code)).json()
     assert case["materials"][0]["state"] == "pulled"
     log = (await client.get("/api/v1/me/access-log", headers=parent.auth)).json()
-    assert log[0]["via"] == "agent"
+    pull = next(e for e in log if e["actor_kind"] == "agency")
+    assert (pull["via"], pull["agent_id_number"], pull["identifier"]) == ("agent", child.id_number, ident)
+    # The agent's own acts — listing, sharing — are in the principal's log too, as the agent's.
+    acts = [e for e in log if e["actor_kind"] == "agent"]
+    assert len(acts) == 2
+    assert all(e["actor_code"] == child.id_number for e in acts)
     # "share" is not "all": no consents, no log for the agent.
     assert_problem(await client.get("/api/v1/me/access-log", params=on, headers=child.auth), 403, "forbidden")
     assert_problem(await client.get("/api/v1/me/licenses", params=on, headers=stranger.auth), 403, "forbidden")

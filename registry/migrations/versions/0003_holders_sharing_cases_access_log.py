@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("license_type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=True),
         sa.Column("region", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
+        sa.Column("agent_id_number", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("access_log", schema=None) as batch_op:
