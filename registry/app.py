@@ -16,7 +16,7 @@ from registry import errors
 from registry.auth.controller import AuthController
 from registry.auth.deps import provide_registry
 from registry.cases.catalogue_controller import ServiceController
-from registry.cases.controller import CaseController
+from registry.cases.controller import CaseController, CommitmentController
 from registry.context import Registry
 from registry.holders.controller import HolderAuthController, MeController
 from registry.http.problems import handle_exception, problem_type
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             MeController,
             ServiceController,
             CaseController,
+            CommitmentController,
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),

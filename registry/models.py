@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -240,6 +240,9 @@ class Case(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     agency_code: str = Field(max_length=18, index=True)
     service_code: str = Field(max_length=64)
+    # The consent it was opened under, if any: later pulls (commitments fulfilled) use it again.
+    consent_id: str | None = Field(default=None, max_length=32)
+    applicant_id_number: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
 
 
@@ -260,6 +263,10 @@ class CaseMaterial(SQLModel, table=True):
     via: str | None = Field(default=None, max_length=16)  # code | consent
     fields: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     pulled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # What the window received: the full credential, or (fields limited) the excerpt signed for this case.
+    credential_jcs: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    due_date: date | None = Field(default=None)  # 告知承诺: the applicant will bring it by then
+    committed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class AccessLog(SQLModel, table=True):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth.deps import provide_principal
 from registry.auth.tokens import Principal
 from registry.cases import service
-from registry.cases.schemas import CaseCreate, CaseOut, CaseShareCode
+from registry.cases.schemas import CaseCreate, CaseOut, CaseShareCode, CommitmentCreate, CommitmentOut
 from registry.context import Registry
 
 
@@ -40,8 +40,39 @@ class CaseController(Controller):
     ) -> CaseOut:
         return await service.add_share_code(registry, principal, case_id, data.share_code, data.party)
 
+    @post("/{case_id:str}/commitments", status_code=200, summary="Commit to a missing material / 告知承诺")
+    async def commit(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        case_id: FromPath[str],
+        data: JSONBody[CommitmentCreate],
+    ) -> CaseOut:
+        return await service.commit(registry, principal, case_id, data)
+
+    @post("/{case_id:str}/refresh", status_code=200, summary="Pull again under the case's consent / 重新调取")
+    async def refresh(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
+    ) -> CaseOut:
+        return await service.refresh(registry, principal, case_id)
+
     @get("/{case_id:str}", summary="A case / 办件详情")
     async def get_case(
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
     ) -> CaseOut:
         return await service.get_case(registry, principal, case_id)
+
+
+class CommitmentController(Controller):
+    path = "/api/v1/commitments"
+    tags = ["windows"]  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+
+    @get("/", summary="The agency's open commitments / 承诺件")
+    async def list_commitments(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        overdue: FromQuery[bool] = False,
+    ) -> list[CommitmentOut]:
+        return await service.commitments(registry, principal, overdue_only=overdue)

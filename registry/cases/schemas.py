@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -36,10 +38,12 @@ class CaseMaterialOut(BaseModel):
     requirement: str
     required: bool
     group: str | None
-    state: str  # pulled | missing
+    state: str  # pulled | missing | committed | fulfilled
     identifier: str | None
     verdict: str | None
-    fields: list[str] | None
+    fields: list[str] | None  # the fields released, when the holder limited them
+    credential: dict[str, Any] | None  # pulled: the credential, or the signed excerpt of the released fields
+    due_date: str | None  # committed: when the applicant will bring it
 
 
 class CaseOut(BaseModel):
@@ -52,3 +56,24 @@ class CaseOut(BaseModel):
     exempted: int  # materials pulled: paper copies the applicant did not have to bring
     missing: int  # required materials (or one-of groups) still unsatisfied
     offline_materials: list[str]
+
+
+class CommitmentCreate(BaseModel):
+    """告知承诺 for a missing material: which licence type (and whose), by when (default: 30 days)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    license_type: str = Field(max_length=64)
+    party: str | None = Field(default=None, max_length=32)
+    due_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class CommitmentOut(BaseModel):
+    case_id: str
+    service_code: str
+    service_name: str
+    license_type: str
+    license_type_name: str
+    party: str
+    due_date: str
+    overdue: bool

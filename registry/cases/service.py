@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlmodel import col, select
@@ -13,12 +13,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import errors
 from registry.auth.tokens import Principal
-from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut
+from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut, CommitmentCreate, CommitmentOut
 from registry.context import Registry
+from registry.licenses.credentials import excerpt_credential, vc_time
 from registry.models import Case, CaseMaterial, License, Organisation
+from registry.orgs.service import active_key, signer_for
 from registry.service_items import ServiceItem, default_service_catalog
 from registry.sharing.service import log_entry, redeem, usable_consent
 from registry.verify.service import verify
+from signing.data_integrity import add_proof
+from signing.jcs import canonicalize
+
+DELIVERED = ("pulled", "fulfilled")
+CHINA = timezone(timedelta(hours=8))  # due dates are the applicant's calendar days
 
 
 async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> CaseOut:
@@ -43,6 +50,7 @@ async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> Ca
             await _pull_by_code(reg, session, case, item, agency, materials, body.share_code, party=None)
         elif body.consent_id is not None:
             consent = await usable_consent(session, body.consent_id, agency.code, item.code)
+            case.consent_id, case.applicant_id_number = consent.id, consent.holder_id_number
             await _pull(
                 reg, session, case, item, agency, materials,
                 holder=consent.holder_id_number, types=set(consent.license_types), identifiers=set(),
@@ -69,6 +77,97 @@ async def add_share_code(
         for material in materials:
             session.add(material)
     return _view(reg, case, item, materials)
+
+
+async def commit(reg: Registry, principal: Principal, case_id: str, body: CommitmentCreate) -> CaseOut:
+    """告知承诺: the applicant promises a missing material by a date; the case goes on without it."""
+    principal.require_scope("cases:write")
+    today = datetime.now(CHINA).date()
+    async with reg.db.transaction() as session:
+        case = await _own_case(session, principal, case_id, lock=True)
+        item = default_service_catalog().get(case.service_code)
+        try:
+            due = date.fromisoformat(body.due_date) if body.due_date else today + timedelta(days=30)
+        except ValueError as exc:
+            raise errors.ValidationFailed(f"承诺期限不是有效日期 / due_date is not a date: {body.due_date}") from exc
+        if not today <= due <= today + timedelta(days=366):
+            raise errors.ValidationFailed("承诺期限须在今天至一年之内 / due_date must be within a year from today")
+        materials = await _materials(session, case.id)
+        target = next(
+            (
+                m
+                for m in materials
+                if m.license_type == body.license_type
+                and (body.party is None or m.party == body.party)
+                and m.state == "missing"
+            ),
+            None,
+        )
+        if target is None:
+            raise errors.InvalidTransition(
+                f"此办件没有缺失的「{body.license_type}」可承诺 / No missing {body.license_type} to commit to",
+                license_type=body.license_type,
+            )
+        target.state, target.due_date, target.committed_at = "committed", due, datetime.now(UTC)
+        session.add(target)
+    return _view(reg, case, item, materials)
+
+
+async def refresh(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
+    """Pull again under the case's consent: a committed material whose licence now exists becomes fulfilled."""
+    principal.require_scope("cases:write")
+    async with reg.db.transaction() as session:
+        case = await _own_case(session, principal, case_id, lock=True)
+        item = default_service_catalog().get(case.service_code)
+        agency = await _agency(session, principal.subject)
+        materials = await _materials(session, case.id)
+        if case.consent_id is None:
+            raise errors.InvalidTransition(
+                "此办件未依授权办理，请持证人再次亮证 / This case has no standing consent; ask the holder for a "
+                "new share code"
+            )
+        consent = await usable_consent(session, case.consent_id, agency.code, item.code)
+        await _pull(
+            reg, session, case, item, agency, materials,
+            holder=consent.holder_id_number, types=set(consent.license_types), identifiers=set(), party=None,
+            via="consent", purpose=consent.purpose, fields=consent.fields, agent=None,
+        )  # fmt: skip
+        for material in materials:
+            session.add(material)
+    return _view(reg, case, item, materials)
+
+
+async def commitments(reg: Registry, principal: Principal, *, overdue_only: bool) -> list[CommitmentOut]:
+    """The agency's open commitments (告知承诺), oldest due first; ``overdue_only`` for those past due."""
+    principal.require_scope("cases:read")
+    today = datetime.now(CHINA).date()
+    catalog = default_service_catalog()
+    async with reg.db.read() as session:
+        query = (
+            select(CaseMaterial, Case)
+            .where(
+                col(CaseMaterial.case_id) == col(Case.id),
+                col(Case.agency_code) == principal.subject,
+                col(CaseMaterial.state) == "committed",
+            )
+            .order_by(col(CaseMaterial.due_date), col(CaseMaterial.id))
+        )
+        if overdue_only:
+            query = query.where(col(CaseMaterial.due_date) < today)
+        rows = list((await session.exec(query)).all())
+    return [
+        CommitmentOut(
+            case_id=case.id,
+            service_code=case.service_code,
+            service_name=catalog.get(case.service_code).name if case.service_code in catalog else case.service_code,
+            license_type=m.license_type,
+            license_type_name=reg.catalog.get(m.license_type).name,
+            party=m.party,
+            due_date=m.due_date.isoformat() if m.due_date else "",
+            overdue=m.due_date is not None and m.due_date < today,
+        )
+        for m, case in rows
+    ]
 
 
 async def get_case(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
@@ -157,19 +256,22 @@ async def _pull(
     taken = {m.identifier for m in materials if m.identifier}
     now = datetime.now(UTC)
     for material in materials:
-        if material.state == "pulled" or (party is not None and material.party != party):
+        if material.state in ("pulled", "fulfilled") or (party is not None and material.party != party):
             continue
         licence = next(
             (c for c in candidates if c.license_type == material.license_type and c.identifier not in taken), None
         )
         if licence is None:
             continue
-        result = await verify(reg, credential=json.loads(licence.credential_jcs), session=session)
+        full = json.loads(licence.credential_jcs)
+        result = await verify(reg, credential=full, session=session)
         limited = fields.get(licence.license_type) if fields else None
         material.identifier, material.verdict = licence.identifier, result["verdict"]
         material.holder_id_number, material.via, material.fields = holder, via, limited
         if result["valid"]:
-            material.state, material.pulled_at = "pulled", now
+            material.state = "fulfilled" if material.state == "committed" else "pulled"
+            material.pulled_at = now
+            material.credential_jcs = await _delivered(reg, session, licence, full, limited, case.id, now)
             taken.add(licence.identifier)
         session.add(
             log_entry(
@@ -190,8 +292,27 @@ async def _pull(
         )
 
 
+async def _delivered(
+    reg: Registry,
+    session: AsyncSession,
+    licence: License,
+    full: dict[str, Any],
+    limited: list[str] | None,
+    case_id: str,
+    now: datetime,
+) -> str:
+    """What the window receives: the credential as issued, or — when the holder limited the fields — an
+    excerpt with only those, signed now by the issuing department's key for this case."""
+    if limited is None:
+        return licence.credential_jcs
+    key = await active_key(session, licence.issuer_code)
+    excerpt = excerpt_credential(full, limited, f"{full['id']}/excerpts/{case_id}")
+    signed = add_proof(excerpt, signer_for(reg, key), created=vc_time(now))
+    return canonicalize(signed).decode()
+
+
 def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMaterial]) -> CaseOut:
-    pulled_groups = {m.group for m in materials if m.group and m.state == "pulled"}
+    pulled_groups = {m.group for m in materials if m.group and m.state in DELIVERED}
 
     def satisfied(m: CaseMaterial) -> bool:
         return m.state in ("pulled", "committed", "fulfilled") or (bool(m.group) and m.group in pulled_groups)
@@ -207,9 +328,11 @@ def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMate
                 required=m.requirement == "required",
                 group=m.group or None,
                 state=m.state,
-                identifier=m.identifier if m.state == "pulled" else None,
+                identifier=m.identifier if m.state in DELIVERED else None,
                 verdict=m.verdict,
                 fields=m.fields,
+                credential=json.loads(m.credential_jcs) if m.credential_jcs and m.state in DELIVERED else None,
+                due_date=m.due_date.isoformat() if m.due_date else None,
             )
         )
     groups = {m.group for m in materials if m.requirement == "one_of" and m.group}
@@ -224,7 +347,7 @@ def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMate
         agency_code=case.agency_code,
         created_at=case.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         materials=out,
-        exempted=sum(1 for m in materials if m.state == "pulled"),
+        exempted=sum(1 for m in materials if m.state in DELIVERED),
         missing=missing,
         **extra,
     )

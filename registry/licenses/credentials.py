@@ -83,3 +83,23 @@ def compact_credential(signed_full: dict[str, Any]) -> dict[str, Any]:
         "fullCredentialDigest": credential_digest(signed_full),
     }
     return compact
+
+
+TYPE_EXCERPT = [*TYPE_FULL, "ElectronicLicenseExcerpt"]
+
+
+def excerpt_credential(signed_full: dict[str, Any], field_names: list[str], excerpt_id: str) -> dict[str, Any]:
+    """Only the released fields, for one window: same issuer, validity and status as the licence, bound to it by
+    id and digest, so it verifies on its own and is revoked with it (DESIGN §3 flow 4, field-limited sharing)."""
+    excerpt = {k: v for k, v in signed_full.items() if k not in ("proof", "credentialSubject", "type", "id")}
+    subject = signed_full["credentialSubject"]
+    excerpt["id"] = excerpt_id
+    excerpt["type"] = list(TYPE_EXCERPT)
+    excerpt["credentialSubject"] = {
+        "holder": subject["holder"],
+        "licenseType": subject["licenseType"],
+        "fields": {name: subject["fields"][name] for name in field_names if name in subject["fields"]},
+        "sourceCredential": signed_full["id"],
+        "sourceCredentialDigest": credential_digest(signed_full),
+    }
+    return excerpt

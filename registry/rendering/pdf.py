@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,14 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    BaseDocTemplate,
     Flowable,
+    Frame,
     Image,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
     Paragraph,
-    SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
@@ -39,7 +44,19 @@ from reportlab.platypus import (
 from registry.rendering.fonts import FontChoice, cjk_font
 from registry.rendering.qr import qr_matrix, render_qr_png
 
-__all__ = ["COMPACT_NOTE", "QR_DPI", "QR_SIZE_MM", "PrintRow", "PrintableLicense", "render_license_pdf"]
+__all__ = [
+    "COMPACT_NOTE",
+    "NOT_ORIGINAL",
+    "QR_DPI",
+    "QR_SIZE_MM",
+    "AnnotatedCopy",
+    "CaseCover",
+    "CoverLine",
+    "PrintRow",
+    "PrintableLicense",
+    "render_annotated_copies",
+    "render_license_pdf",
+]
 
 QR_SIZE_MM = 32.0
 """Printed size of the QR image, quiet zone included (DESIGN §5: 30-35 mm)."""
@@ -48,6 +65,7 @@ QR_DPI = 300
 """Approximate resolution of the embedded QR image at its printed size (whole pixels a module)."""
 
 COMPACT_NOTE = "二维码为简版凭证，扫码后在线核验完整内容 / QR carries the compact credential"
+NOT_ORIGINAL = "此为加注件，不能替代原件 / Annotated copy — not the original"
 BEIJING = timezone(timedelta(hours=8), "UTC+08:00")
 
 # A restrained official palette: dark red for the heading and rules, near-black text, grey English.

@@ -62,6 +62,8 @@ def upgrade() -> None:
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("agency_code", sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
         sa.Column("service_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("consent_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("applicant_id_number", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("created_at", registry.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -85,6 +87,9 @@ def upgrade() -> None:
         sa.Column("via", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("fields", sa.JSON(), nullable=True),
         sa.Column("pulled_at", registry.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("credential_jcs", sa.Text(), nullable=True),
+        sa.Column("due_date", sa.Date(), nullable=True),
+        sa.Column("committed_at", registry.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("case_material", schema=None) as batch_op:

@@ -1,0 +1,158 @@
+"""The paperless case: pulled / missing → committed → fulfilled, overdue commitments, and field-limited
+sharing that releases nothing the holder left out."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, update
+
+from registry.context import Registry
+from registry.licenses.credentials import credential_digest
+from registry.models import CaseMaterial
+from tests.conftest import Org
+from tests.integration.test_bad_input import assert_problem
+from tests.integration.test_sharing import RENEW_DRIVING, code_of, give, open_case, states
+
+pytestmark = pytest.mark.integration
+
+
+async def test_missing_committed_fulfilled(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("孙丽", male=False)
+    agency = await make_org("agency", name="深圳市公安局交通警察支队车管所")
+    await give(client, registry, issuer, holder, "resident_id_card")
+    grant = {
+        "agency_code": agency.code,
+        "license_types": ["resident_id_card", "driving_license"],
+        "purpose": "驾驶证期满换证",
+        "valid_until": "2030-12-31",
+    }
+    consent = (await client.post("/api/v1/me/consents", json=grant, headers=holder.auth)).json()
+    case = (await open_case(client, agency, service_code=RENEW_DRIVING, consent_id=consent["id"])).json()
+    assert states(case) == [("resident_id_card", "applicant", "pulled"), ("driving_license", "applicant", "missing")]
+    assert (case["exempted"], case["missing"]) == (1, 1)
+    url = f"/api/v1/cases/{case['case_id']}"
+
+    due = (date.today() + timedelta(days=20)).isoformat()
+    resp = await client.post(
+        f"{url}/commitments", json={"license_type": "driving_license", "due_date": due}, headers=agency.auth
+    )
+    assert resp.status_code == 200, resp.text
+    case = resp.json()
+    assert case["materials"][1]["state"] == "committed"
+    assert case["materials"][1]["due_date"] == due
+    assert case["missing"] == 0  # a commitment lets the case go on
+    listed = (await client.get("/api/v1/commitments", headers=agency.auth)).json()
+    assert [(c["case_id"], c["license_type"], c["overdue"]) for c in listed] == [
+        (case["case_id"], "driving_license", False)
+    ]
+    assert (await client.get("/api/v1/commitments?overdue=true", headers=agency.auth)).json() == []
+
+    # Nothing to commit to twice; dates out of range; another agency's case.
+    assert_problem(
+        await client.post(f"{url}/commitments", json={"license_type": "driving_license"}, headers=agency.auth),
+        409,
+        "invalid_transition",
+    )
+    for bad_due in ("2001-01-01", "2026-02-30", "tomorrow"):
+        resp = await client.post(
+            f"{url}/commitments", json={"license_type": "resident_id_card", "due_date": bad_due}, headers=agency.auth
+        )
+        assert resp.status_code in (409, 422), resp.text
+    other = await make_org("agency")
+    assert_problem(
+        await client.post(f"{url}/commitments", json={"license_type": "driving_license"}, headers=other.auth),
+        404,
+        "not_found",
+    )
+
+    # Overdue commitments are listed for the agency.
+    async with registry.db.transaction() as session:
+        await session.exec(
+            update(CaseMaterial)
+            .where(col(CaseMaterial.case_id) == case["case_id"], col(CaseMaterial.state) == "committed")
+            .values(due_date=date.today() - timedelta(days=1))
+        )
+    overdue = (await client.get("/api/v1/commitments?overdue=true", headers=agency.auth)).json()
+    assert [c["case_id"] for c in overdue] == [case["case_id"]]
+    assert overdue[0]["overdue"] is True
+
+    # The licence is issued later; under the standing consent the window pulls again: fulfilled.
+    licence = await give(client, registry, issuer, holder, "driving_license")
+    resp = await client.post(f"{url}/refresh", headers=agency.auth)
+    assert resp.status_code == 200, resp.text
+    case = resp.json()
+    assert case["materials"][1]["state"] == "fulfilled"
+    assert case["materials"][1]["identifier"] == licence
+    assert (case["exempted"], case["missing"]) == (2, 0)
+    assert (await client.get("/api/v1/commitments", headers=agency.auth)).json() == []
+
+
+async def test_fulfilled_by_a_later_code(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("钱进")
+    agency = await make_org("agency")
+    await give(client, registry, issuer, holder, "resident_id_card")
+    case = (
+        await open_case(
+            client,
+            agency,
+            service_code=RENEW_DRIVING,
+            share_code=await code_of(client, holder, service_code=RENEW_DRIVING),
+        )
+    ).json()
+    url = f"/api/v1/cases/{case['case_id']}"
+    await client.post(f"{url}/commitments", json={"license_type": "driving_license"}, headers=agency.auth)
+    assert_problem(await client.post(f"{url}/refresh", headers=agency.auth), 409, "invalid_transition")
+    await give(client, registry, issuer, holder, "driving_license")
+    code = await code_of(client, holder, license_types=["driving_license"])
+    case = (await client.post(f"{url}/share-codes", json={"share_code": code}, headers=agency.auth)).json()
+    assert [m["state"] for m in case["materials"]] == ["pulled", "fulfilled"]
+
+
+async def test_field_limits_hold(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("郑晓明")
+    agency = await make_org("agency")
+    ident = await give(client, registry, issuer, holder, "resident_id_card")
+    full = (await client.get(f"/api/v1/licenses/{ident}", headers=holder.auth)).json()["credential"]
+    released = ["name", "citizen_id"]
+    code = await code_of(client, holder, license_types=["resident_id_card"], fields={"resident_id_card": released})
+    resp = await open_case(client, agency, service_code=RENEW_DRIVING, share_code=code)
+    assert resp.status_code == 201, resp.text
+    material = resp.json()["materials"][0]
+    assert material["state"] == "pulled"
+    assert material["fields"] == sorted(released)
+    excerpt = material["credential"]
+    assert set(excerpt["credentialSubject"]["fields"]) == set(released)
+    assert "ElectronicLicenseExcerpt" in excerpt["type"]
+    assert excerpt["credentialSubject"]["sourceCredential"] == full["id"]
+    assert excerpt["credentialSubject"]["sourceCredentialDigest"] == credential_digest(full)
+    assert excerpt["credentialStatus"] == full["credentialStatus"]
+
+    withheld = [str(v) for k, v in full["credentialSubject"]["fields"].items() if k not in released]
+    bodies = [resp.text, (await client.get(f"/api/v1/cases/{resp.json()['case_id']}", headers=agency.auth)).text]
+    for body in bodies:
+        text = json.loads(body)
+        flat = json.dumps(text, ensure_ascii=False)
+        for value in withheld:
+            assert value not in flat, f"withheld value {value!r} reached the window"
+
+    # The excerpt verifies on its own.
+    verdict = (await client.post("/api/v1/verifications", json={"credential": excerpt})).json()
+    assert verdict["verdict"] == "valid", verdict["checks"]
+    # And it is revoked with the licence.
+    assert (
+        await client.post(f"/api/v1/licenses/{ident}/revoke", json={"reason": "测试"}, headers=issuer.auth)
+    ).status_code == 200
+    registry.caches._last_poll = 0
+    verdict = (await client.post("/api/v1/verifications", json={"credential": excerpt})).json()
+    assert verdict["verdict"] == "revoked"
