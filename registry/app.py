@@ -23,6 +23,7 @@ from registry.http.problems import handle_exception, problem_type
 from registry.licenses.controller import LicenseController, LicenseTypeController
 from registry.orgs.controller import DidController
 from registry.settings import Settings
+from registry.stats.controller import StatsController
 from registry.trust.controller import TrustController
 from registry.verify.controller import VerificationController
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             ServiceController,
             CaseController,
             CommitmentController,
+            StatsController,
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),

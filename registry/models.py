@@ -290,3 +290,13 @@ class AccessLog(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=12)
     # Set when an agent (代办人) made the code or consent behind this access, or acted themselves.
     agent_id_number: str | None = Field(default=None, max_length=32)
+
+
+class DailyCounter(SQLModel, table=True):
+    """Per-day tallies of what has no row of its own (public verifications), for statistics."""
+
+    __tablename__ = "daily_counter"
+
+    day: date = Field(primary_key=True)
+    metric: str = Field(primary_key=True, max_length=32)
+    value: int = Field(default=0)

@@ -127,6 +127,19 @@ class MeController(Controller):
         )
         return _code_out(row, code)
 
+    @post("/share-codes/preview", status_code=200, summary="What a code would release / 亮证预览")
+    async def preview_share_code(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ShareCodeCreate],
+    ) -> dict[str, Any]:
+        acting = await holders.acting_for(registry, principal, data.on_behalf_of, "share")
+        return await sharing.preview(
+            registry, acting, license_ids=data.license_ids, license_types=data.license_types,
+            service_code=data.service_code, fields=data.fields, audience=data.audience, purpose=data.purpose or "",
+        )  # fmt: skip
+
     @get("/share-codes", summary="My recent codes / 我的亮证码")
     async def list_share_codes(
         self,
@@ -172,6 +185,16 @@ class MeController(Controller):
             service_code=data.service_code,
         )
         return await self._consent_out(registry, consent)
+
+    @post("/consents/preview", status_code=200, summary="What a consent would release / 授权预览")
+    async def preview_consent(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[ConsentCreate]
+    ) -> dict[str, Any]:
+        acting = await holders.acting_for(registry, principal, data.on_behalf_of, "all")
+        return await sharing.preview(
+            registry, acting, license_ids=None, license_types=data.license_types, service_code=None,
+            fields=data.fields, audience=data.agency_code, purpose=data.purpose,
+        )  # fmt: skip
 
     @delete("/consents/{consent_id:str}", status_code=204, summary="Withdraw a consent / 撤回授权")
     async def withdraw_consent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -305,3 +306,75 @@ async def log_issuer_read(reg: Registry, licence: License, org_code: str, what: 
                 region=reg.settings.registry_id,
             )
         )
+
+
+# --- preview ---------------------------------------------------------------------------------------------------
+
+
+async def preview(
+    reg: Registry,
+    acting: Acting,
+    *,
+    license_ids: list[str] | None,
+    license_types: list[str] | None,
+    service_code: str | None,
+    fields: dict[str, list[str]] | None,
+    audience: str | None,
+    purpose: str,
+) -> dict[str, Any]:
+    """Exactly what a window would receive under this code or consent: which licences, which field values."""
+    limits = _fields(reg, fields)
+    ids = [str(parse_identifier(i)) for i in license_ids or []]
+    if service_code is not None:
+        item = default_service_catalog().get(service_code)
+        types, service = item.license_types(), {"code": item.code, "name": item.name}
+    else:
+        types, service = {reg.catalog.get(t).type for t in license_types or []}, None
+    async with reg.db.read() as session:
+        if ids:
+            await _own_licences(session, acting.holder_id_number, ids)
+        agency = await _agency(session, audience) if audience is not None else None
+        query = select(License, Organisation).where(
+            col(License.holder_id_number) == acting.holder_id_number,
+            col(License.status) != "superseded",
+            col(License.issuer_code) == col(Organisation.code),
+        )
+        query = (
+            query.where(col(License.identifier).in_(ids)) if ids else query.where(col(License.license_type).in_(types))
+        )
+        rows = list((await session.exec(query.order_by(col(License.issued_at).desc()))).all())
+    released: list[dict[str, Any]] = []
+    seen_types: set[str] = set()
+    for licence, org in rows:
+        if not ids and licence.license_type in seen_types:
+            continue  # a window takes the newest licence of each type
+        seen_types.add(licence.license_type)
+        lt = reg.catalog.get(licence.license_type)
+        values = json.loads(licence.credential_jcs)["credentialSubject"]["fields"]
+        names = limits.get(licence.license_type) if limits else None
+        released.append(
+            {
+                "identifier": licence.identifier,
+                "license_type": licence.license_type,
+                "type_name": lt.name,
+                "issuer_name": org.name,
+                "holder": {
+                    "id_type": licence.holder_id_type,
+                    "id_number": licence.holder_id_number,
+                    "name": licence.holder_name,
+                },
+                "limited": names is not None,
+                "fields": [
+                    {"name": f.name, "label": f.label, "label_en": f.label_en, "value": values[f.name]}
+                    for f in lt.fields
+                    if f.name in values and (names is None or f.name in names)
+                ],
+            }
+        )
+    return {
+        "audience": {"code": agency.code, "name": agency.name} if agency else None,
+        "service": service,
+        "purpose": purpose,
+        "licenses": released,
+        "notice": "窗口将收到且仅收到以下内容 / The window will receive exactly this, and nothing else",
+    }

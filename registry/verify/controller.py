@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from registry import errors
 from registry.context import Registry
 from registry.http.ratelimit import client_key
+from registry.stats.service import count
 from registry.verify import service
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024  # phone photos run to several MB
@@ -52,7 +53,9 @@ class VerificationController(Controller):
         data: JSONBody[VerificationRequest],
     ) -> dict[str, Any]:
         registry.verify_limiter.take(client_key(request))
-        return await service.verify(registry, payload=data.payload, credential=data.credential)
+        result = await service.verify(registry, payload=data.payload, credential=data.credential)
+        await count(registry, "verified")
+        return result
 
     @post(
         "/image",
@@ -72,4 +75,6 @@ class VerificationController(Controller):
             raise errors.ValidationFailed(
                 "请以 multipart 字段 file 上传图片 / Upload the image as multipart field 'file'"
             )
-        return await service.verify_image(registry, await upload.read())
+        result = await service.verify_image(registry, await upload.read())
+        await count(registry, "verified")
+        return result

@@ -156,3 +156,91 @@ async def test_field_limits_hold(
     registry.caches._last_poll = 0
     verdict = (await client.post("/api/v1/verifications", json={"credential": excerpt})).json()
     assert verdict["verdict"] == "revoked"
+
+
+async def test_preview_is_what_the_window_receives(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("冯雪", male=False)
+    agency = await make_org("agency", name="深圳市福田区政务服务中心")
+    ident = await give(client, registry, issuer, holder, "resident_id_card")
+    body = {
+        "license_types": ["resident_id_card"],
+        "fields": {"resident_id_card": ["name", "birth_date"]},
+        "audience": agency.code,
+        "purpose": "驾驶证期满换证",
+    }
+    resp = await client.post("/api/v1/me/share-codes/preview", json=body, headers=holder.auth)
+    assert resp.status_code == 200, resp.text
+    preview = resp.json()
+    assert preview["audience"] == {"code": agency.code, "name": "深圳市福田区政务服务中心"}
+    [item] = preview["licenses"]
+    assert item["identifier"] == ident
+    assert item["limited"] is True
+    shown = {f["name"]: f["value"] for f in item["fields"]}
+    assert set(shown) == {"name", "birth_date"}
+    # Nothing was created by previewing: the code is made only on confirmation.
+    assert (await client.get("/api/v1/me/share-codes", headers=holder.auth)).json() == []
+    code = (await client.post("/api/v1/me/share-codes", json=body, headers=holder.auth)).json()["code"]
+    case = (await open_case(client, agency, service_code=RENEW_DRIVING, share_code=code)).json()
+    assert case["materials"][0]["credential"]["credentialSubject"]["fields"] == shown
+    # Consents preview the same way.
+    grant = {
+        "agency_code": agency.code,
+        "license_types": ["resident_id_card"],
+        "purpose": "公积金贷款",
+        "valid_until": "2030-01-01",
+    }
+    preview = (await client.post("/api/v1/me/consents/preview", json=grant, headers=holder.auth)).json()
+    assert preview["licenses"][0]["limited"] is False
+    assert (await client.get("/api/v1/me/consents", headers=holder.auth)).json() == []
+
+
+async def test_statistics_move_by_the_spared_papers(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("褚英")
+    agency = await make_org("agency", name="统计测试窗口")
+    await give(client, registry, issuer, holder, "resident_id_card")
+    await give(client, registry, issuer, holder, "driving_license")
+
+    async def stats() -> dict[str, Any]:
+        resp = await client.get("/api/v1/stats", headers=agency.auth)
+        assert resp.status_code == 200, resp.text
+        out: dict[str, Any] = resp.json()
+        return out
+
+    def row(data: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+        return next(
+            (r for r in data[key] if r[value.split("=")[0]] == value.split("=")[1]),
+            {"cases": 0, "spared": 0, "materials": 0},
+        )
+
+    before = await stats()
+    case = (
+        await open_case(
+            client,
+            agency,
+            service_code=RENEW_DRIVING,
+            share_code=await code_of(client, holder, service_code=RENEW_DRIVING),
+        )
+    ).json()
+    assert case["exempted"] == 2
+    lic = (await client.get("/api/v1/me/licenses", headers=holder.auth)).json()[0]
+    for _ in range(3):
+        await client.post("/api/v1/verifications", json={"payload": lic["qr_payload"]})
+    after = await stats()
+    assert after["totals"]["spared"] - before["totals"]["spared"] == 2
+    assert after["totals"]["cases"] - before["totals"]["cases"] == 1
+    assert after["totals"]["verified"] - before["totals"]["verified"] == 3
+    mine = row(after, "by_agency", f"agency_code={agency.code}")
+    assert (mine["cases"], mine["spared"], mine["materials"], mine["free_of_paper_rate"]) == (1, 2, 2, 1.0)
+    service_before = row(before, "by_service", f"service_code={RENEW_DRIVING}")
+    service_after = row(after, "by_service", f"service_code={RENEW_DRIVING}")
+    assert service_after["spared"] - service_before["spared"] == 2
+    monthly = (await client.get("/api/v1/stats?period=month", headers=agency.auth)).json()
+    assert all(len(s["period"]) == 7 for s in monthly["series"])
+    assert_problem(await client.get("/api/v1/stats?period=week", headers=agency.auth), 422, "validation_failed")
+    assert_problem(await client.get("/api/v1/stats?start=yesterday", headers=agency.auth), 422, "validation_failed")
+    assert_problem(await client.get("/api/v1/stats", headers=holder.auth), 403, "forbidden")
+    assert_problem(await client.get("/api/v1/stats"), 401, "not_authenticated")

@@ -21,6 +21,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "daily_counter",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("metric", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "metric"),
+    )
+    op.create_table(
         "access_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("holder_id_number", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -178,3 +185,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_access_log_holder_id_number"))
 
     op.drop_table("access_log")
+    op.drop_table("daily_counter")
