@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from registry.auth.deps import provide_principal
 from registry.auth.tokens import Principal
-from registry.cases import service
+from registry.cases import copies, service
 from registry.cases.schemas import CaseCreate, CaseOut, CaseShareCode, CommitmentCreate, CommitmentOut
 from registry.context import Registry
 
@@ -55,6 +55,21 @@ class CaseController(Controller):
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
     ) -> CaseOut:
         return await service.refresh(registry, principal, case_id)
+
+    @get(
+        "/{case_id:str}/materials.pdf",
+        summary="Annotated copies of the case's materials / 加注件",
+        media_type="application/pdf",
+    )
+    async def materials_pdf(
+        self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
+    ) -> Response[bytes]:
+        pdf, filename = await copies.materials_pdf(registry, principal, case_id)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, no-store"},
+        )
 
     @get("/{case_id:str}", summary="A case / 办件详情")
     async def get_case(

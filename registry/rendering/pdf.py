@@ -1,5 +1,7 @@
 """The printable A4 licence: a government-document page with the licence's fields, holder, issuer,
-validity, status, the full 证照标识 and the verification QR code.
+validity, status, the full 证照标识 and the verification QR code -- alone (:func:`render_license_pdf`), or
+as a case's annotated copies (加注件, :func:`render_annotated_copies`): a materials-list cover, then each
+pulled licence laid out by the same code under an annotation box and watermark.
 
 All Chinese is set in the CJK font of :mod:`registry.rendering.fonts` (embedded and subset when a
 TrueType CJK font is installed, so a page stays small and its text extractable). Rendering is CPU-bound
@@ -32,6 +34,7 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     Image,
+    KeepTogether,
     NextPageTemplate,
     PageBreak,
     PageTemplate,
@@ -79,7 +82,7 @@ LATIN = "Helvetica"
 MONO = "Courier"
 
 _GAP = 5 * mm  # between the summary and the QR column
-_FRAME_PADDING = 6.0  # SimpleDocTemplate's frame pads its content by 6 pt on every side
+_FRAME_PADDING = 6.0  # a platypus Frame pads its content by 6 pt on every side
 _render_lock = threading.Lock()
 
 
@@ -117,24 +120,103 @@ class PrintableLicense:
     watermark: str | None = None
 
 
+@dataclass(frozen=True)
+class CoverLine:
+    """One material of a case, as the cover lists it: what, whose, whether required, where it stands, and the
+    证照标识 of the licence pulled for it (``None`` when none was); ``note`` holds the verdict or why it is
+    missing. All display text."""
+
+    material: str
+    party: str
+    requirement: str
+    state: str
+    identifier: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CaseCover:
+    """The materials list (办件材料清单) printed before a case's annotated copies, formatted for display.
+    ``exempted`` is the number of paper copies the pulled licences spared (免提交); ``missing`` the materials
+    still missing; ``offline_materials`` the papers no registry holds."""
+
+    agency_name: str
+    service_name: str
+    service_code: str
+    case_id: str
+    created_on: str
+    lines: tuple[CoverLine, ...]
+    offline_materials: tuple[str, ...]
+    exempted: int
+    missing: int
+
+
+@dataclass(frozen=True)
+class AnnotatedCopy:
+    """A pulled licence printed as an annotated copy (加注件): the licence page under a box saying what it may
+    be used for (``annotation``), when it was made and until when the copy is valid, watermarked with the
+    annotation. The licence's own ``watermark`` is replaced by the annotation."""
+
+    licence: PrintableLicense
+    annotation: str
+    copy_date: str
+    copy_expires: str
+
+
 def render_license_pdf(doc: PrintableLicense, *, generated_at: datetime | None = None) -> bytes:
     """Render ``doc`` as a one-or-more-page A4 PDF and return its bytes.
 
     ``generated_at`` (default: now) is printed in the footer; when it is given the output is also
     byte-for-byte reproducible (no random document id or creation time), which suits caching.
     """
+    _check_orientation(doc)
+    font = cjk_font()
+    styles = _styles(font.name)
+    moment = _moment(generated_at)
+    qr_png = _qr_png_for_print(doc.qr_payload)
+    section = _licence_section(doc, "licence", font, styles, moment, qr_png, watermark=doc.watermark)
+    metadata = _Metadata(
+        title=doc.title, author=doc.issuer_name, subject=doc.identifier, keywords=(doc.type_name, doc.identifier)
+    )
+    return _render([section], metadata, invariant=generated_at is not None)
+
+
+def render_annotated_copies(
+    cover: CaseCover, copies: Sequence[AnnotatedCopy], *, generated_at: datetime | None = None
+) -> bytes:
+    """Render a case's annotated copies (加注件) as one PDF: the cover (the materials list, one or more A4
+    portrait pages), then each copy from a new page in its licence's orientation -- the licence laid out
+    exactly as :func:`render_license_pdf` lays it out, under an annotation box, with the annotation as a
+    diagonal watermark on every page of the copy, and the case id in the footer.
+
+    ``generated_at`` (default: now) is printed in the footers; when it is given the output is byte-for-byte
+    reproducible. Raises ``ValueError`` for a licence with an unknown orientation.
+    """
+    for copy in copies:
+        _check_orientation(copy.licence)
+    font = cjk_font()
+    styles = _styles(font.name)
+    moment = _moment(generated_at)
+    qr_pngs = [_qr_png_for_print(copy.licence.qr_payload) for copy in copies]
+    sections = [_cover_section(cover, len(copies), font, styles, moment)]
+    for number, (copy, qr_png) in enumerate(zip(copies, qr_pngs, strict=True), start=1):
+        sections.append(_copy_section(copy, number, len(copies), cover.case_id, font, styles, moment, qr_png))
+    metadata = _Metadata(
+        title=f"加注件 {cover.case_id}",
+        author=cover.agency_name,
+        subject=cover.service_name,
+        keywords=(cover.service_code, cover.case_id),
+    )
+    return _render(sections, metadata, invariant=generated_at is not None)
+
+
+def _check_orientation(doc: PrintableLicense) -> None:
     if doc.orientation not in ("portrait", "landscape"):
         raise ValueError(f"orientation must be 'portrait' or 'landscape', not {doc.orientation!r}")
-    font = cjk_font()
-    moment = (generated_at or datetime.now(BEIJING)).astimezone(BEIJING)
-    qr_png = _qr_png_for_print(doc.qr_payload)
-    with _render_lock:  # reportlab keeps per-font subsetting state in shared font objects
-        use_a85 = rl_config.useA85
-        rl_config.useA85 = 0  # binary streams: ASCII85 would add 25 % to the QR image and the page
-        try:
-            return _build(doc, font, moment, qr_png, invariant=generated_at is not None)
-        finally:
-            rl_config.useA85 = use_a85
+
+
+def _moment(generated_at: datetime | None) -> datetime:
+    return (generated_at or datetime.now(BEIJING)).astimezone(BEIJING)
 
 
 # --- layout ----------------------------------------------------------------------------------------------
@@ -425,29 +507,178 @@ def _side_by_side(left: list[Flowable], right: list[Flowable], width: float) -> 
     )
 
 
-def _build(doc: PrintableLicense, font: FontChoice, moment: datetime, qr_png: bytes, *, invariant: bool) -> bytes:
-    pagesize = A4 if doc.orientation == "portrait" else landscape(A4)
-    margin_x, margin_top, margin_bottom = 18 * mm, 16 * mm, 26 * mm
-    width = pagesize[0] - 2 * margin_x - 2 * _FRAME_PADDING
-    styles = _styles(font.name)
+# --- documents: sections of pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A page's size and margins; the body is one frame inside the margins."""
+
+    pagesize: tuple[float, float]
+    margin_x: float = 18 * mm
+    margin_top: float = 16 * mm
+    margin_bottom: float = 26 * mm
+
+    @property
+    def width(self) -> float:
+        """The width content can use: the page less its side margins and the frame's padding."""
+        return self.pagesize[0] - 2 * self.margin_x - 2 * _FRAME_PADDING
+
+    def frame(self) -> Frame:
+        page_w, page_h = self.pagesize
+        return Frame(
+            self.margin_x,
+            self.margin_bottom,
+            page_w - 2 * self.margin_x,
+            page_h - self.margin_top - self.margin_bottom,
+            id="body",
+        )
+
+
+def _geometry(orientation: str) -> _Geometry:
+    return _Geometry(A4 if orientation == "portrait" else landscape(A4))
+
+
+_Decorator = Callable[[Canvas, BaseDocTemplate], None]
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A run of pages that share a page size, a footer and a watermark: a licence, a copy, the cover."""
+
+    name: str
+    geometry: _Geometry
+    story: list[Flowable]
+    decorate: _Decorator
+    finish: _Decorator | None = None  # drawn over each page's content
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    title: str
+    author: str
+    subject: str
+    keywords: tuple[str, ...]
+
+
+def _render(sections: Sequence[_Section], metadata: _Metadata, *, invariant: bool) -> bytes:
+    with _render_lock:  # reportlab keeps per-font subsetting state in shared font objects
+        use_a85 = rl_config.useA85
+        rl_config.useA85 = 0  # binary streams: ASCII85 would add 25 % to the QR image and the page
+        try:
+            return _build(sections, metadata, invariant=invariant)
+        finally:
+            rl_config.useA85 = use_a85
+
+
+def _build(sections: Sequence[_Section], metadata: _Metadata, *, invariant: bool) -> bytes:
+    """One PDF of ``sections``, each from a new page, under its own page template (size, footer, watermark)."""
+    first = sections[0].geometry
     out = io.BytesIO()
-    template = SimpleDocTemplate(
+    template = BaseDocTemplate(
         out,
-        pagesize=pagesize,
-        leftMargin=margin_x,
-        rightMargin=margin_x,
-        topMargin=margin_top,
-        bottomMargin=margin_bottom,
-        title=doc.title,
-        author=doc.issuer_name,
-        subject=doc.identifier,
+        pagesize=first.pagesize,
+        leftMargin=first.margin_x,
+        rightMargin=first.margin_x,
+        topMargin=first.margin_top,
+        bottomMargin=first.margin_bottom,
+        title=metadata.title,
+        author=metadata.author,
+        subject=metadata.subject,
         creator="电子证照库 / Electronic licence registry",
         producer="电子证照库 / Electronic licence registry",
-        keywords=[doc.type_name, doc.identifier],
+        keywords=list(metadata.keywords),
         invariant=1 if invariant else 0,
         lang="zh-CN",
     )
+    template.addPageTemplates(
+        [
+            PageTemplate(
+                id=section.name,
+                frames=[section.geometry.frame()],
+                onPage=section.decorate,
+                onPageEnd=section.finish or _no_decoration,
+                pagesize=section.geometry.pagesize,
+            )
+            for section in sections
+        ]
+    )
+    story: list[Flowable] = []
+    for index, section in enumerate(sections):
+        if index:
+            story += [NextPageTemplate(section.name), PageBreak()]
+        story += section.story
+    template.build(story)
+    return out.getvalue()
 
+
+def _no_decoration(canvas: Canvas, template: BaseDocTemplate) -> None:
+    pass
+
+
+def _page_decorator(
+    geometry: _Geometry,
+    font: FontChoice,
+    moment: datetime,
+    styles: _Styles,
+    footer_lines: Sequence[str],
+    *,
+    watermark: str | None,
+) -> _Decorator:
+    """Draws, under each page's content, the watermark, and the footer: a red rule, ``footer_lines``, and
+    the time of generation with the page number."""
+    generated = moment.strftime("%Y-%m-%d %H:%M:%S")
+
+    def decorate(canvas: Canvas, template: BaseDocTemplate) -> None:
+        page_w, page_h = geometry.pagesize
+        canvas.saveState()
+        if watermark:
+            _watermark(canvas, watermark, font.name, page_w, page_h)
+        left = geometry.margin_x + _FRAME_PADDING  # align with the content, which the frame pads
+        width = page_w - 2 * left
+        rule_y = geometry.margin_bottom - 5 * mm
+        canvas.setStrokeColor(RED)
+        canvas.setLineWidth(0.6)
+        canvas.line(left, rule_y, left + width, rule_y)
+        meta = (
+            f"生成时间 / Generated: {generated} (北京时间 UTC+08:00)　　第 {canvas.getPageNumber()} 页 / "
+            f"Page {canvas.getPageNumber()}"
+        )
+        y = rule_y - 2
+        for markup in [*(_text(line) for line in footer_lines), meta]:
+            paragraph = Paragraph(markup, styles.footer)
+            _, height = paragraph.wrap(width, geometry.margin_bottom)
+            y -= height
+            paragraph.drawOn(canvas, left, y)
+            y -= 2
+        canvas.restoreState()
+
+    return decorate
+
+
+class _Bookmark(Flowable):  # type: ignore[misc]
+    """An invisible mark: a PDF outline entry pointing at the page it lands on."""
+
+    def __init__(self, key: str, title: str) -> None:
+        super().__init__()
+        self.key, self.title = key, title
+        self.width = self.height = 0
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return 0, 0
+
+    def draw(self) -> None:
+        self.canv.bookmarkPage(self.key)
+        self.canv.addOutlineEntry(self.title, self.key, level=0)
+
+
+# --- the licence ------------------------------------------------------------------------------------------
+
+
+def _licence_story(
+    doc: PrintableLicense, font: FontChoice, styles: _Styles, width: float, qr_png: bytes
+) -> list[Flowable]:
+    """The licence's flowables: heading, summary and QR code, identifier, the fields' table."""
     landscape_layout = doc.orientation == "landscape"
     left, qr_block = _summary_and_qr(doc, styles, width, qr_png, landscape_layout=landscape_layout)
     story: list[Flowable] = [_Heading(doc.title, doc.title_en, font.name, width), Spacer(1, 5 * mm)]
@@ -464,50 +695,307 @@ def _build(doc: PrintableLicense, font: FontChoice, moment: datetime, qr_png: by
         )
         story += [Spacer(1, (4 if landscape_layout else 6) * mm), heading, Spacer(1, 2 * mm)]
         story += _detail_tables(doc.rows, styles, width, label_w, inline=True)
-
-    decorate = _page_decorator(doc, font, moment, styles, margin_x, margin_bottom)
-    template.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return out.getvalue()
+    return story
 
 
-def _page_decorator(
+def _licence_section(
     doc: PrintableLicense,
+    name: str,
     font: FontChoice,
-    moment: datetime,
     styles: _Styles,
-    margin_x: float,
-    margin_bottom: float,
-) -> Callable[[Canvas, SimpleDocTemplate], None]:
-    footer_text = (
+    moment: datetime,
+    qr_png: bytes,
+    *,
+    watermark: str | None,
+    overlay: str | None = None,
+    lead: Sequence[Flowable] = (),
+    footer_extra: Sequence[str] = (),
+) -> _Section:
+    """The pages of one licence -- alone (:func:`render_license_pdf`) or as an annotated copy, which puts
+    ``lead`` (the annotation box) above the licence, ``footer_extra`` under its footer, and the ``overlay``
+    watermark over the content of every page (``watermark`` goes under it)."""
+    geometry = _geometry(doc.orientation)
+    story = [*lead, *_licence_story(doc, font, styles, geometry.width, qr_png)]
+    footer = (
         f"本电子证照由{doc.issuer_name}签发，可扫描二维码核验 / "
-        f"Issued electronically by {doc.issuer_name}; scan the QR code to verify"
+        f"Issued electronically by {doc.issuer_name}; scan the QR code to verify",
+        *footer_extra,
     )
-    generated = moment.strftime("%Y-%m-%d %H:%M:%S")
+    decorate = _page_decorator(geometry, font, moment, styles, footer, watermark=watermark)
+    finish = _watermark_overlay(overlay, font, geometry) if overlay else None
+    return _Section(name, geometry, story, decorate, finish)
 
-    def decorate(canvas: Canvas, template: SimpleDocTemplate) -> None:
-        page_w, page_h = template.pagesize
-        canvas.saveState()
-        if doc.watermark:
-            _watermark(canvas, doc.watermark, font.name, page_w, page_h)
-        left = margin_x + _FRAME_PADDING  # align with the content, which the frame pads
-        width = page_w - 2 * left
-        rule_y = margin_bottom - 5 * mm
-        canvas.setStrokeColor(RED)
-        canvas.setLineWidth(0.6)
-        canvas.line(left, rule_y, left + width, rule_y)
-        footer = Paragraph(_text(footer_text), styles.footer)
-        _, height = footer.wrap(width, margin_bottom)
-        footer.drawOn(canvas, left, rule_y - 2 - height)
-        meta = Paragraph(
-            f"生成时间 / Generated: {generated} (北京时间 UTC+08:00)　　第 {canvas.getPageNumber()} 页 / "
-            f"Page {canvas.getPageNumber()}",
-            styles.footer,
+
+def _watermark_overlay(text: str, font: FontChoice, geometry: _Geometry) -> _Decorator:
+    """The watermark drawn *over* a page's content, where no table background or box can hide it. It is
+    light and translucent, so text under it stays legible and the QR code scans."""
+
+    def finish(canvas: Canvas, template: BaseDocTemplate) -> None:
+        _watermark(canvas, text, font.name, *geometry.pagesize)
+
+    return finish
+
+
+# --- annotated copies -------------------------------------------------------------------------------------
+
+_ANNOTATION_BG = colors.HexColor("#FFF8F6")
+_AMBER = colors.HexColor("#9A5B00")
+_CN_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
+
+
+def _iso_date(text: str) -> str:
+    """``2026年11月23日`` as ``2026-11-23`` for the English half of a line; other text unchanged."""
+    match = _CN_DATE.fullmatch(text.strip())
+    if match is None:
+        return text
+    year, month, day = (int(part) for part in match.groups())
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def _en(text: str, font: str, size: float = 8) -> str:
+    """Markup for an English line under a Chinese one: small, grey, in Helvetica where it can be."""
+    return f'<font name="{_latin(text, font)}" size="{size:g}" color="{GREY.hexval()}">{_text(text)}</font>'
+
+
+def _annotation_box(copy: AnnotatedCopy, number: int, count: int, styles: _Styles, width: float) -> Table:
+    """The box at the top of a copy's first page: what the copy may be used for, in large red type; when it
+    was made and until when it is valid; and that it does not replace the original."""
+    font = styles.value.fontName
+    tag = ParagraphStyle("annotation_tag", parent=styles.caption, textColor=RED)
+    big = ParagraphStyle("annotation", parent=styles.value, fontSize=16, leading=21, textColor=RED, alignment=TA_CENTER)
+    cell = ParagraphStyle("annotation_cell", parent=styles.value, alignment=TA_CENTER)
+    warning = ParagraphStyle("annotation_warning", parent=styles.value, fontSize=11, leading=14, textColor=RED)
+    warning = ParagraphStyle("annotation_warning_c", parent=warning, alignment=TA_CENTER)
+    zh_warning, _, en_warning = NOT_ORIGINAL.partition(" / ")
+    date, expires = copy.copy_date, copy.copy_expires
+    rows = [
+        [Paragraph(f"加注件 {number}/{count}　{_en(f'Annotated copy {number} of {count}', font, 7.5)}", tag), ""],
+        [Paragraph(_text(copy.annotation), big), ""],
+        [
+            Paragraph(f"加注日期　{_text(date)}<br/>{_en(f'Annotated on {_iso_date(date)}', font)}", cell),
+            Paragraph(
+                f"本复印件有效期至　{_text(expires)}<br/>{_en(f'This copy is valid until {_iso_date(expires)}', font)}",
+                cell,
+            ),
+        ],
+        [Paragraph(f"{_text(zh_warning)} / {_en(en_warning, font, 9)}", warning), ""],
+    ]
+    return Table(
+        rows,
+        colWidths=[width / 2, width / 2],
+        style=TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.6, RED),
+                ("BACKGROUND", (0, 0), (-1, -1), _ANNOTATION_BG),
+                ("SPAN", (0, 0), (1, 0)),
+                ("SPAN", (0, 1), (1, 1)),
+                ("SPAN", (0, 3), (1, 3)),
+                ("LINEABOVE", (0, 2), (-1, 2), 0.5, RED),
+                ("LINEAFTER", (0, 2), (0, 2), 0.5, RED),
+                ("LINEABOVE", (0, 3), (-1, 3), 0.5, RED),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, 0), 5),
+                ("BOTTOMPADDING", (0, 0), (-1, 0), 0),
+                ("TOPPADDING", (0, 1), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 1), (-1, -1), 6),
+            ]
+        ),
+    )
+
+
+def _copy_section(
+    copy: AnnotatedCopy,
+    number: int,
+    count: int,
+    case_id: str,
+    font: FontChoice,
+    styles: _Styles,
+    moment: datetime,
+    qr_png: bytes,
+) -> _Section:
+    doc = copy.licence
+    width = _geometry(doc.orientation).width
+    lead: list[Flowable] = [
+        _Bookmark(f"copy-{number}", f"加注件 {number}：{doc.title}（{doc.holder_name}）"),
+        _annotation_box(copy, number, count, styles, width),
+        Spacer(1, 5 * mm),
+    ]
+    footer_extra = (f"加注件 {number}/{count}：{NOT_ORIGINAL}　　办件编号 / Case: {case_id}",)
+    return _licence_section(
+        doc,
+        f"copy-{number}",
+        font,
+        styles,
+        moment,
+        qr_png,
+        watermark=None,
+        overlay=copy.annotation,
+        lead=lead,
+        footer_extra=footer_extra,
+    )
+
+
+# --- the cover --------------------------------------------------------------------------------------------
+
+
+def _state_colour(state: str) -> colors.Color:
+    """Green for what the case has, red for what it lacks, amber for what the applicant has promised."""
+    text = state.strip()
+    if text.startswith(("已调取", "已补齐", "已提交")):
+        return GREEN
+    if text.startswith("已承诺"):
+        return _AMBER
+    if text.startswith("缺失"):
+        return RED
+    return INK
+
+
+def _materials_table(cover: CaseCover, styles: _Styles, width: float) -> Table:
+    """Every material: number, material, party, requirement, state, note; and under a pulled one, across the
+    row, its 证照标识. A material and its identifier never part across pages; the header repeats."""
+    cell = ParagraphStyle("material_cell", parent=styles.value, fontSize=9.5, leading=12.5)
+    small = ParagraphStyle("material_small", parent=cell, fontSize=7.5, leading=9.5, textColor=GREY)
+    col = [11 * mm, 35 * mm, 19 * mm, 20 * mm, 34 * mm]
+    col.append(width - sum(col))
+    header = [
+        _label("序号", "No.", styles),
+        _label("材料", "Material", styles),
+        _label("对象", "Party", styles),
+        _label("要求", "Requirement", styles),
+        _label("状态", "State", styles),
+        _label("备注", "Note", styles),
+    ]
+    rows: list[list[Any]] = [header]
+    commands: list[tuple[Any, ...]] = [
+        ("BOX", (0, 0), (-1, -1), _OUTER, RULE),
+        ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
+        ("LINEBELOW", (0, 0), (-1, 0), _OUTER, RULE),
+        ("LINEAFTER", (0, 0), (-2, 0), _INNER, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ]
+    for number, line in enumerate(cover.lines, start=1):
+        first = len(rows)
+        state = f'<font color="{_state_colour(line.state).hexval()}">{_text(line.state)}</font>'
+        rows.append(
+            [
+                Paragraph(str(number), ParagraphStyle("material_no", parent=cell, alignment=TA_CENTER)),
+                Paragraph(_text(line.material), cell),
+                Paragraph(_text(line.party), cell),
+                Paragraph(_text(line.requirement), cell),
+                Paragraph(state, cell),
+                Paragraph(_text(line.note), cell),
+            ]
         )
-        _, meta_h = meta.wrap(width, margin_bottom)
-        meta.drawOn(canvas, left, rule_y - 4 - height - meta_h)
-        canvas.restoreState()
+        commands.append(("LINEAFTER", (0, first), (-2, first), _INNER, RULE))
+        if line.identifier:
+            id_width = sum(col[2:]) - 8
+            rows.append(
+                [
+                    "",
+                    Paragraph(f'证照标识 <font name="{LATIN}">Identifier</font>', small),
+                    _fitting_mono(line.identifier, id_width, styles),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+            last = first + 1
+            commands += [
+                ("SPAN", (0, first), (0, last)),
+                ("SPAN", (2, last), (-1, last)),
+                ("LINEABOVE", (1, last), (-1, last), 0.3, RULE, None, (1, 2)),
+                ("TOPPADDING", (1, last), (-1, last), 2),
+                ("BOTTOMPADDING", (1, last), (-1, last), 3),
+                ("NOSPLIT", (0, first), (-1, last)),
+            ]
+        else:
+            last = first
+        commands.append(("LINEBELOW", (0, last), (-1, last), _INNER, RULE))
+    if not cover.lines:
+        rows.append([Paragraph("无 / None", cell), "", "", "", "", ""])
+        commands.append(("SPAN", (0, 1), (-1, 1)))
+    return Table(rows, colWidths=col, style=TableStyle(commands), repeatRows=1)
 
-    return decorate
+
+def _cover_section(cover: CaseCover, count: int, font: FontChoice, styles: _Styles, moment: datetime) -> _Section:
+    geometry = _geometry("portrait")
+    width = geometry.width
+    label_w = 33 * mm
+    service = f'{_text(cover.service_name)}<br/><font name="{MONO}" size="9">{_text(cover.service_code)}</font>'
+    info = Table(
+        [
+            [_label("受理机构", "Agency", styles), Paragraph(_text(cover.agency_name), styles.value)],
+            [_label("办理事项", "Service item", styles), Paragraph(service, styles.value)],
+            [_label("办件编号", "Case ID", styles), _fitting_mono(cover.case_id, width - label_w - 10, styles)],
+            [_label("受理日期", "Date", styles), Paragraph(_text(cover.created_on), styles.value)],
+        ],
+        colWidths=[label_w, width - label_w],
+        style=_grid_style(),
+    )
+
+    def section_heading(zh: str, en: str) -> list[Flowable]:
+        markup = f'{_text(zh)} <font name="{LATIN}" size="8.5" color="{GREY.hexval()}">{_text(en)}</font>'
+        return [Spacer(1, 6 * mm), Paragraph(markup, styles.section), Spacer(1, 2 * mm)]
+
+    offline: list[Flowable] = [
+        Paragraph(f"{number}. {_text(material)}", styles.value)
+        for number, material in enumerate(cover.offline_materials, start=1)
+    ] or [Paragraph(f"无 {_en('None', font.name, 8.5)}", styles.value)]
+
+    spared = "paper copy" if cover.exempted == 1 else "paper copies"
+    summary_style = ParagraphStyle("summary", parent=styles.value, fontSize=13, leading=18)
+    summary = Table(
+        [
+            [
+                Paragraph(
+                    f'<font color="{GREEN.hexval()}">免提交 {cover.exempted} 份</font> / '
+                    f"{_en(f'{cover.exempted} {spared} spared', font.name, 10)}；"
+                    f'<font color="{(RED if cover.missing else GREEN).hexval()}">缺失 {cover.missing} 项</font> / '
+                    f"{_en(f'{cover.missing} missing', font.name, 10)}",
+                    summary_style,
+                )
+            ]
+        ],
+        colWidths=[width],
+        style=TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), _OUTER, RULE),
+                ("BACKGROUND", (0, 0), (-1, -1), LABEL_BG),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+            ]
+        ),
+    )
+    copies_en = f"{count} annotated {'copy follows' if count == 1 else 'copies follow'}, each from a new page."
+    follows = (
+        f"以下附加注件 {count} 份，每份自新页起。{_en(copies_en, font.name)}"
+        if count
+        else f"本办件无加注件。{_en('No annotated copies in this case.', font.name)}"
+    )
+    story: list[Flowable] = [
+        _Bookmark("cover", "办件材料清单 / Case materials"),
+        _Heading("办件材料清单", "Case materials", font.name, width),
+        Spacer(1, 5 * mm),
+        info,
+        *section_heading("材料清单", "Materials"),
+        _materials_table(cover, styles, width),
+        KeepTogether([*section_heading("需另行提交的纸质材料", "Paper materials no registry holds"), *offline]),
+        KeepTogether([Spacer(1, 6 * mm), summary, Spacer(1, 3 * mm), Paragraph(follows, styles.value)]),
+    ]
+    footer = (
+        "本清单由电子证照库生成；所附加注件可扫描其二维码核验 / "
+        "Generated by the electronic licence registry; scan each copy's QR code to verify it",
+        f"办件编号 / Case: {cover.case_id}　　{cover.agency_name}",
+    )
+    decorate = _page_decorator(geometry, font, moment, styles, footer, watermark=None)
+    return _Section("cover", geometry, story, decorate)
 
 
 def _watermark(canvas: Canvas, text: str, font: str, page_w: float, page_h: float) -> None:

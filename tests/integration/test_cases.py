@@ -244,3 +244,80 @@ async def test_statistics_move_by_the_spared_papers(
     assert_problem(await client.get("/api/v1/stats?start=yesterday", headers=agency.auth), 422, "validation_failed")
     assert_problem(await client.get("/api/v1/stats", headers=holder.auth), 403, "forbidden")
     assert_problem(await client.get("/api/v1/stats"), 401, "not_authenticated")
+
+
+def _pages(pdf: bytes) -> list[str]:
+    import io
+
+    from pypdf import PdfReader
+
+    return ["".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _qr_codes(pdf: bytes) -> list[str]:
+    import io
+
+    import pypdfium2
+
+    from registry.rendering.qr import decode_qr_image
+
+    found: list[str] = []
+    for page in pypdfium2.PdfDocument(pdf):
+        buf = io.BytesIO()
+        page.render(scale=4).to_pil().save(buf, format="PNG")
+        found += decode_qr_image(buf.getvalue())
+    return found
+
+
+async def test_annotated_copies(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("蒋华")
+    agency = await make_org("agency", name="深圳市公安局交通警察支队车管所")
+    ident = await give(client, registry, issuer, holder, "resident_id_card")
+    full = (await client.get(f"/api/v1/licenses/{ident}", headers=holder.auth)).json()
+    code = await code_of(client, holder, license_types=["resident_id_card"])
+    case = (await open_case(client, agency, service_code=RENEW_DRIVING, share_code=code)).json()
+    url = f"/api/v1/cases/{case['case_id']}"
+    await client.post(f"{url}/commitments", json={"license_type": "driving_license"}, headers=agency.auth)
+    resp = await client.get(f"{url}/materials.pdf", headers=agency.auth)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/pdf"
+    pages = _pages(resp.content)
+    text = "".join(pages)
+    assert "仅供深圳市公安局交通警察支队车管所办理机动车驾驶证期满换证使用" in text
+    assert "深圳市公安局交通警察支队车管所" in pages[0]
+    assert "已承诺" in pages[0]
+    assert ident in text
+    assert holder.name in text
+    # The copy's QR verifies.
+    codes = _qr_codes(resp.content)
+    assert full["qr_payload"] in codes
+    verdict = (await client.post("/api/v1/verifications", json={"payload": full["qr_payload"]})).json()
+    assert verdict["verdict"] == "valid"
+    # Only the agency that opened the case.
+    other = await make_org("agency")
+    assert_problem(await client.get(f"{url}/materials.pdf", headers=other.auth), 404, "not_found")
+    assert_problem(await client.get(f"{url}/materials.pdf", headers=holder.auth), 403, "forbidden")
+
+
+async def test_field_limited_copy_prints_only_the_released_fields(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, make_org: Any, make_holder: Any
+) -> None:
+    holder = await make_holder("沈悦", male=False)
+    agency = await make_org("agency")
+    ident = await give(client, registry, issuer, holder, "resident_id_card")
+    full = (await client.get(f"/api/v1/licenses/{ident}", headers=holder.auth)).json()["credential"]
+    code = await code_of(
+        client, holder, license_types=["resident_id_card"], fields={"resident_id_card": ["name", "citizen_id"]}
+    )
+    case = (await open_case(client, agency, service_code=RENEW_DRIVING, share_code=code)).json()
+    pdf = (await client.get(f"/api/v1/cases/{case['case_id']}/materials.pdf", headers=agency.auth)).content
+    text = "".join(_pages(pdf))
+    for name, value in full["credentialSubject"]["fields"].items():
+        if name not in ("name", "citizen_id") and len(str(value)) >= 4:
+            assert "".join(str(value).split()) not in text, name
+    [qr] = [c for c in _qr_codes(pdf) if c.startswith("LC1:")]
+    verdict = (await client.post("/api/v1/verifications", json={"payload": qr})).json()
+    assert verdict["verdict"] == "valid"
+    assert "ElectronicLicenseExcerpt" in verdict["credential"]["type"]
