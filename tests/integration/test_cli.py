@@ -98,6 +98,42 @@ def test_create_org_and_demo(tmp_path: Path, settings: Settings) -> None:
     bad = cli(tmp_path, env, "admin", "create-org", "--code", corrupt_check(code), "--name", "x", "--role", "agency")
     assert bad.returncode == 1 and "Invalid organisation code" in bad.stderr
 
+    # Keys: list, rotate (key-1 retires), revoke a compromised key (a new one takes over at once).
+    keys = json.loads(cli(tmp_path, env, "keys", "list", "--org", code, "--json").stdout)
+    assert [(k["key"], k["state"]) for k in keys] == [("key-1", "active")]
+    rotated = cli(tmp_path, env, "keys", "rotate", "--org", code, "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    assert [(k["key"], k["state"]) for k in json.loads(rotated.stdout)] == [("key-1", "retired"), ("key-2", "active")]
+    revoked = cli(
+        tmp_path,
+        env,
+        "keys",
+        "revoke",
+        "--org",
+        code,
+        "--key",
+        "key-2",
+        "--compromised-at",
+        "2026-01-01T08:00:00+08:00",
+        "--json",
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    states = [(k["key"], k["state"]) for k in json.loads(revoked.stdout)]
+    assert states == [("key-1", "retired"), ("key-2", "revoked"), ("key-3", "active")]
+    assert json.loads(revoked.stdout)[1]["compromised_at"].startswith("2026-01-01T00:00:00")
+    assert (
+        cli(
+            tmp_path, env, "keys", "revoke", "--org", code, "--key", "key-9", "--compromised-at", "2026-01-01T00:00:00Z"
+        ).returncode
+        == 1
+    )
+    assert (
+        cli(
+            tmp_path, env, "keys", "revoke", "--org", code, "--key", "key-3", "--compromised-at", "yesterday"
+        ).returncode
+        == 2
+    )
+
     holder = cli(
         tmp_path,
         env,
