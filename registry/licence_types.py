@@ -490,7 +490,7 @@ def validate_holder(id_type: object, id_number: object, name: object, allowed_ty
 # --- reading a template ---------------------------------------------------------------------------
 
 
-class _Reader:
+class TableReader:
     """Typed, strict access to one TOML table; every complaint names the file and the table."""
 
     def __init__(self, table: object, where: str, source: str) -> None:
@@ -588,7 +588,7 @@ _FIELD_KEYS: Final = (
 
 
 def _parse_field(table: object, index: int, source: str) -> FieldSpec:
-    r = _Reader(table, f"fields[{index}]", source)
+    r = TableReader(table, f"fields[{index}]", source)
     r.only(_FIELD_KEYS)
     name = r.req_str("name")
     if _NAME_RE.fullmatch(name) is None:
@@ -647,7 +647,7 @@ def _parse_field(table: object, index: int, source: str) -> FieldSpec:
 
 
 def _parse_template(data: dict[str, object], source: str, expected_type: str | None) -> LicenseType:
-    top = _Reader(data, "(top level)", source)
+    top = TableReader(data, "(top level)", source)
     top.only(_TOP_KEYS)
     type_id = top.req_str("type")
     if _TYPE_ID_RE.fullmatch(type_id) is None:
@@ -679,7 +679,7 @@ def _parse_template(data: dict[str, object], source: str, expected_type: str | N
             raise top.fail(f"字段名重复 / duplicate field name {f.name!r}")
         by_name[f.name] = f
 
-    issuer_r = _Reader(data.get("example_issuer"), "example_issuer", source)
+    issuer_r = TableReader(data.get("example_issuer"), "example_issuer", source)
     issuer_r.only(("code", "name"))
     issuer = ExampleIssuer(code=issuer_r.req_str("code"), name=issuer_r.req_str("name"))
     try:
@@ -687,7 +687,7 @@ def _parse_template(data: dict[str, object], source: str, expected_type: str | N
     except IdentifierError as exc:
         raise issuer_r.fail(f"code: {exc}") from None
 
-    holder_r = _Reader(data.get("example_holder"), "example_holder", source)
+    holder_r = TableReader(data.get("example_holder"), "example_holder", source)
     holder_r.only(("id_type", "id_number", "name"))
     try:
         holder = validate_holder(
@@ -701,7 +701,7 @@ def _parse_template(data: dict[str, object], source: str, expected_type: str | N
 
     match = HolderMatch()
     if "holder_match" in data:
-        match_r = _Reader(data["holder_match"], "holder_match", source)
+        match_r = TableReader(data["holder_match"], "holder_match", source)
         match_r.only(("id_number", "name"))
         match = HolderMatch(
             id_number=match_r.str_("id_number", optional=True), name=match_r.str_("name", optional=True)
@@ -718,7 +718,7 @@ def _parse_template(data: dict[str, object], source: str, expected_type: str | N
         if id_field is not None and id_field.type not in ("resident_id", "uscc", "string"):
             raise match_r.fail("id_number 应指向证件号码字段 / id_number must name an identifier field")
 
-    print_r = _Reader(data.get("print"), "print", source)
+    print_r = TableReader(data.get("print"), "print", source)
     print_r.only(("title", "title_en", "orientation", "long_fields"))
     orientation = print_r.req_str("orientation")
     if orientation not in ORIENTATIONS:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from registry import errors
-from registry.licence_types import Catalog, TemplateError, default_catalog
+from registry.licence_types import Catalog, TableReader, TemplateError, default_catalog
 
 __all__ = [
     "PARTIES",
@@ -187,23 +187,9 @@ class ServiceItem:
 # --- reading a file -------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Typed, strict access to one TOML table; every complaint names the file and the table."""
-
-    def __init__(self, table: object, where: str, source: str) -> None:
-        if not isinstance(table, dict):
-            raise TemplateError(f"{source}: {where} 应为表 / must be a table")
-        self.table: dict[str, object] = table
-        self.where = where
-        self.source = source
-
-    def fail(self, message: str) -> TemplateError:
-        return TemplateError(f"{self.source}: {self.where}: {message}")
-
-    def only(self, allowed: Iterable[str]) -> None:
-        unknown = sorted(set(self.table) - set(allowed))
-        if unknown:
-            raise self.fail(f"未知的键 / unknown key(s): {', '.join(unknown)}")
+class _Reader(TableReader):
+    """The licence templates' strict TOML reader, with what service items add: stripped text, required
+    integers, arrays of tables, one-of groups and bilingual notes."""
 
     def text(self, key: str, *, optional: bool = False) -> str:
         """A stripped string; a missing or blank one is an error unless ``optional`` (then ``""``)."""
@@ -218,16 +204,10 @@ class _Reader:
             raise self.fail(f"{key} 不能为空 / {key!r} must not be empty")
         return value.strip()
 
-    def int_(self, key: str, low: int, high: int) -> int:
-        value = self.table.get(key)
-        if type(value) is not int or not low <= value <= high:
-            raise self.fail(f"{key} 应为 {low}–{high} 的整数 / {key!r} must be an integer {low}–{high}")
-        return value
-
-    def bool_(self, key: str) -> bool:
-        value = self.table.get(key)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key} 应为 true 或 false / {key!r} must be a boolean")
+    def required_int(self, key: str, low: int, high: int) -> int:
+        value = self.int_(key, low, high)
+        if value is None:
+            raise self.fail(f"缺少 {key} / missing key {key!r}")
         return value
 
     def tables(self, key: str, *, optional: bool = False) -> list[object]:
@@ -309,7 +289,7 @@ def _parse_item(data: dict[str, object], source: str, licence_catalog: Catalog) 
         name_en=top.text("name_en"),
         agency_type=top.text("agency_type"),
         agency_type_en=top.text("agency_type_en"),
-        time_limit_days=top.int_("time_limit_days", 1, TIME_LIMIT_MAX_DAYS),
+        time_limit_days=top.required_int("time_limit_days", 1, TIME_LIMIT_MAX_DAYS),
         legal_basis=top.text("legal_basis"),
         materials=materials,
         offline_materials=offline,
