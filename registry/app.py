@@ -26,6 +26,7 @@ from registry.settings import Settings
 from registry.stats.controller import StatsController
 from registry.trust.controller import TrustController
 from registry.verify.controller import VerificationController
+from registry.web import WebController, static_router, template_config
 
 
 @get("/healthz", summary="Liveness and database reachability", tags=["ops"])
@@ -66,12 +67,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             CaseController,
             CommitmentController,
             StatsController,
+            WebController,
+            static_router(),
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},
         state=State({"registry": reg}),
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=reg.settings.max_body_bytes,
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="电子证照库 Electronic Licence Registry",
             version="1.0.0",

@@ -1,0 +1,12 @@
+"""The server-rendered pages (DESIGN §6 "Pages"): Jinja templates in ``templates/pages``, CSS and a little
+vanilla JS in ``registry/web/static`` (served at ``/static``), words from :mod:`registry.web.i18n`.
+
+The pages call the same JSON API the systems use; there is no Node and no build step.
+"""
+
+from __future__ import annotations
+
+from registry.web.assets import STATIC_DIR, TEMPLATES_DIR, static_router, template_config
+from registry.web.controller import WebController
+
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "WebController", "static_router", "template_config"]
