@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from registry.context import Registry
@@ -49,7 +50,7 @@ class WebController(Controller):
 
     @get("/verify", name="page.verify")
     async def verify_page(
-        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], lang: str | None = None
+        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], lang: FromQuery[str | None] = None
     ) -> Template:
         """证照核验: a scanner input, a camera button and a photo upload; the verdict fills the reserved area."""
         chosen = resolve_lang(lang)
