@@ -12,7 +12,7 @@ import anyio.to_thread
 from sqlmodel import col, select
 
 from registry.auth.tokens import Principal
-from registry.cases.service import CHINA, DELIVERED, _materials, _own_case
+from registry.cases.service import CHINA, DELIVERED, case_materials, own_case
 from registry.context import Registry
 from registry.licenses.renditions import cn_date, printable
 from registry.models import License, Organisation
@@ -39,8 +39,8 @@ def _state_text(state: str, due: str | None) -> str:
 async def materials_pdf(reg: Registry, principal: Principal, case_id: str) -> tuple[bytes, str]:
     principal.require_scope("cases:read")
     async with reg.db.read() as session:
-        case = await _own_case(session, principal, case_id)
-        materials = await _materials(session, case.id)
+        case = await own_case(session, principal, case_id)
+        materials = await case_materials(session, case.id)
         agency = await session.get(Organisation, case.agency_code)
         identifiers = [m.identifier for m in materials if m.state in DELIVERED and m.identifier]
         rows = await session.exec(

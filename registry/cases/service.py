@@ -67,10 +67,10 @@ async def add_share_code(
     """Another party's licences join the case: the other parent, the seller, a spouse."""
     principal.require_scope("cases:write")
     async with reg.db.transaction() as session:
-        case = await _own_case(session, principal, case_id, lock=True)
+        case = await own_case(session, principal, case_id, lock=True)
         item = default_service_catalog().get(case.service_code)
         agency = await _agency(session, principal.subject)
-        materials = await _materials(session, case.id)
+        materials = await case_materials(session, case.id)
         if party is not None and party not in {m.party for m in materials}:
             raise errors.ValidationFailed(f"此事项没有当事人「{party}」/ This service has no party {party!r}")
         await _pull_by_code(reg, session, case, item, agency, materials, share_code, party=party)
@@ -84,7 +84,7 @@ async def commit(reg: Registry, principal: Principal, case_id: str, body: Commit
     principal.require_scope("cases:write")
     today = datetime.now(CHINA).date()
     async with reg.db.transaction() as session:
-        case = await _own_case(session, principal, case_id, lock=True)
+        case = await own_case(session, principal, case_id, lock=True)
         item = default_service_catalog().get(case.service_code)
         try:
             due = date.fromisoformat(body.due_date) if body.due_date else today + timedelta(days=30)
@@ -92,7 +92,7 @@ async def commit(reg: Registry, principal: Principal, case_id: str, body: Commit
             raise errors.ValidationFailed(f"承诺期限不是有效日期 / due_date is not a date: {body.due_date}") from exc
         if not today <= due <= today + timedelta(days=366):
             raise errors.ValidationFailed("承诺期限须在今天至一年之内 / due_date must be within a year from today")
-        materials = await _materials(session, case.id)
+        materials = await case_materials(session, case.id)
         target = next(
             (
                 m
@@ -117,10 +117,10 @@ async def refresh(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
     """Pull again under the case's consent: a committed material whose licence now exists becomes fulfilled."""
     principal.require_scope("cases:write")
     async with reg.db.transaction() as session:
-        case = await _own_case(session, principal, case_id, lock=True)
+        case = await own_case(session, principal, case_id, lock=True)
         item = default_service_catalog().get(case.service_code)
         agency = await _agency(session, principal.subject)
-        materials = await _materials(session, case.id)
+        materials = await case_materials(session, case.id)
         if case.consent_id is None:
             raise errors.InvalidTransition(
                 "此办件未依授权办理，请持证人再次亮证 / This case has no standing consent; ask the holder for a "
@@ -173,8 +173,8 @@ async def commitments(reg: Registry, principal: Principal, *, overdue_only: bool
 async def get_case(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
     principal.require_scope("cases:read")
     async with reg.db.read() as session:
-        case = await _own_case(session, principal, case_id)
-        materials = await _materials(session, case.id)
+        case = await own_case(session, principal, case_id)
+        materials = await case_materials(session, case.id)
     return _view(reg, case, default_service_catalog().get(case.service_code), materials)
 
 
@@ -188,7 +188,7 @@ async def _agency(session: AsyncSession, code: str) -> Organisation:
     return org
 
 
-async def _own_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
+async def own_case(session: AsyncSession, principal: Principal, case_id: str, *, lock: bool = False) -> Case:
     case = await session.get(Case, case_id[:32], with_for_update=lock)
     # Another agency's case does not exist for this one.
     if case is None or case.agency_code != principal.subject:
@@ -196,7 +196,7 @@ async def _own_case(session: AsyncSession, principal: Principal, case_id: str, *
     return case
 
 
-async def _materials(session: AsyncSession, case_id: str) -> list[CaseMaterial]:
+async def case_materials(session: AsyncSession, case_id: str) -> list[CaseMaterial]:
     rows = await session.exec(
         select(CaseMaterial).where(col(CaseMaterial.case_id) == case_id).order_by(col(CaseMaterial.position))
     )

@@ -366,14 +366,15 @@ def credential_of(licence: License) -> dict[str, Any]:
 
 def to_public(reg: Registry, licence: License, issuer_name: str) -> LicensePublic:
     lt = reg.catalog.get(licence.license_type)
+    status = effective_status(licence)
     base = f"{reg.settings.base_url}/api/v1/licenses/{licence.identifier}"
     return LicensePublic(
         identifier=licence.identifier,
         type=licence.license_type,
         type_name=lt.name,
         version=licence.version,
-        status=effective_status(licence),
-        status_code=STATUS_CODES[effective_status(licence)],
+        status=status,
+        status_code=STATUS_CODES[status],
         holder=HolderOut(id_type=licence.holder_id_type, id_number=licence.holder_id_number, name=licence.holder_name),
         issuer_code=licence.issuer_code,
         issuer_name=issuer_name,
