@@ -300,3 +300,36 @@ class DailyCounter(SQLModel, table=True):
     day: date = Field(primary_key=True)
     metric: str = Field(primary_key=True, max_length=32)
     value: int = Field(default=0)
+
+
+# --- staff accounts and page sessions (issue #6) ----------------------------------------------------------
+
+
+class StaffUser(SQLModel, table=True):
+    """A clerk or officer of an organisation who uses the pages (/window for agencies, /console for issuers)."""
+
+    __tablename__ = "staff_user"
+
+    username: str = Field(primary_key=True, max_length=64)
+    org_code: str = Field(foreign_key="organisation.code", index=True, max_length=18)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str = Field(max_length=200)  # argon2id
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    disabled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in browser: only the SHA-256 of the cookie's token is stored, with the session's CSRF token."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=8)  # staff | holder
+    subject: str = Field(max_length=32, index=True)  # organisation code, or the holder's ID number
+    username: str | None = Field(default=None, max_length=64)  # staff only
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
