@@ -26,7 +26,7 @@ from registry.settings import Settings
 from registry.stats.controller import StatsController
 from registry.trust.controller import TrustController
 from registry.verify.controller import VerificationController
-from registry.web import WebController, static_router, template_config
+from registry.web import PAGE_CONTROLLERS, static_router, template_config
 
 
 @get("/healthz", summary="Liveness and database reachability", tags=["ops"])
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             CaseController,
             CommitmentController,
             StatsController,
-            WebController,
+            *PAGE_CONTROLLERS,
             static_router(),
         ],
         dependencies={"registry": Provide(provide_registry, sync_to_thread=False)},

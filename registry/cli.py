@@ -93,6 +93,9 @@ def demo(as_json: bool) -> None:
     click.echo("\n持证人 / Holders (POST /api/v1/auth/holder-token, or the citizen app):")
     for h in result["holders"]:
         click.echo(f"  {h['name']}  id_number={h['id_number']}  password={h['password']}")
+    click.echo("\n工作人员 / Staff (log in at /login: /window for the agency, /console for departments):")
+    for u in result["staff"]:
+        click.echo(f"  {u['org_name']}  username={u['username']}  password={u['password']}")
     click.echo("\n证照 / Licences:")
     for lic in result["licenses"]:
         click.echo(
@@ -154,6 +157,27 @@ def create_holder(id_number: str, name: str, password: str, as_json: bool) -> No
     out = _run(work)
     click.echo(
         json.dumps(out, ensure_ascii=False) if as_json else f"{out['name']} ({out['id_number']}) 可登录 / can log in"
+    )
+
+
+@admin.command("create-user", help="Give a clerk or officer of an organisation a login for the pages")
+@click.option("--org", "org_code", required=True, help="The organisation's code (统一社会信用代码)")
+@click.option("--username", required=True, help="3–64 lowercase letters, digits or . _ -")
+@click.option("--password", required=True, help="8–128 characters")
+@click.option("--name", "display_name", default="", help="The name shown on the pages (default: the username)")
+@click.option("--json", "as_json", is_flag=True)
+def create_user(org_code: str, username: str, password: str, display_name: str, as_json: bool) -> None:
+    from registry.staff.service import create_user as make
+
+    async def work(reg: Registry) -> dict[str, str]:
+        user = await make(reg, org_code=org_code, username=username, password=password, display_name=display_name)
+        return {"username": user.username, "org_code": user.org_code, "display_name": user.display_name}
+
+    out = _run(work)
+    click.echo(
+        json.dumps(out, ensure_ascii=False)
+        if as_json
+        else f"{out['username']} ({out['org_code']}) 可登录页面 / can log in to the pages"
     )
 
 

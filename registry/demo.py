@@ -14,7 +14,7 @@ from registry.auth.tokens import ORG_SCOPES, Principal
 from registry.context import Registry
 from registry.licenses import service
 from registry.licenses.schemas import HolderIn, LicenseCreate
-from registry.models import Holder, Organisation
+from registry.models import Holder, Organisation, StaffUser
 from registry.orgs.service import create_organisation, reset_client_secret
 from verification.identifiers import uscc_check
 
@@ -71,7 +71,14 @@ async def seed_demo(reg: Registry) -> dict[str, Any]:
             }
         )
     holders = await _ensure_holders(reg)
-    return {"base_url": reg.settings.base_url, "organisations": orgs, "licenses": licences, "holders": holders}
+    staff = await _ensure_staff(reg, departments)
+    return {
+        "base_url": reg.settings.base_url,
+        "organisations": orgs,
+        "licenses": licences,
+        "holders": holders,
+        "staff": staff,
+    }
 
 
 DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 (printed by `registry demo`; demo data only)
@@ -92,3 +99,20 @@ async def _ensure_holders(reg: Registry) -> list[dict[str, str]]:
             await create_holder(reg, id_number=h.id_number, name=h.name, password=DEMO_PASSWORD)
         seen[h.id_number] = {"id_number": h.id_number, "name": h.name, "password": DEMO_PASSWORD}
     return list(seen.values())
+
+
+async def _ensure_staff(reg: Registry, departments: dict[str, tuple[str, list[str]]]) -> list[dict[str, str]]:
+    """A window clerk for the agency and an officer per department, so /window and /console open at once."""
+    from registry.staff.service import create_user
+
+    wanted = [("window1", DEMO_AGENCY["code"], DEMO_AGENCY["name"], "窗口一号 张敏")]
+    for code, (name, types) in departments.items():
+        wanted.append((f"officer-{types[0].replace('_', '-')}", code, name, "签发员"))
+    out = []
+    for username, code, org_name, display in wanted:
+        async with reg.db.read() as session:
+            exists = await session.get(StaffUser, username) is not None
+        if not exists:
+            await create_user(reg, org_code=code, username=username, password=DEMO_PASSWORD, display_name=display)
+        out.append({"username": username, "password": DEMO_PASSWORD, "org_code": code, "org_name": org_name})
+    return out

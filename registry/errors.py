@@ -100,6 +100,19 @@ class TokenExpired(NotAuthenticated):
     title = "令牌已过期 / Token expired"
 
 
+class SessionExpired(NotAuthenticated):
+    code = "session_expired"
+    title = "登录已过期，请重新登录 / The session has expired; log in again"
+
+
+class CsrfFailed(RegistryError):
+    """A cookie-authenticated change without this session's CSRF token, or from another origin."""
+
+    code = "csrf_failed"
+    status = 403
+    title = "页面已失效，请刷新后重试 / The page is out of date; reload it and try again"
+
+
 class InvalidClient(RegistryError):
     """OAuth2 ``invalid_client`` (RFC 6749 §5.2): unknown client or wrong secret."""
 

@@ -329,6 +329,7 @@ class WebSession(SQLModel, table=True):
     kind: str = Field(max_length=8)  # staff | holder
     subject: str = Field(max_length=32, index=True)  # organisation code, or the holder's ID number
     username: str | None = Field(default=None, max_length=64)  # staff only
+    role: str = Field(max_length=16)  # issuer | agency | holder: which pages and API scopes it opens
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

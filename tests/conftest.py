@@ -5,12 +5,15 @@ served in-process. Tests isolate themselves by making their own organisations (f
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -60,11 +63,24 @@ async def registry(settings: Settings) -> AsyncIterator[Registry]:
 
 
 @pytest.fixture(scope="session")
-async def client(registry: Registry) -> AsyncIterator[httpx.AsyncClient]:
+def asgi_app(registry: Registry) -> Litestar:
+    return create_app(registry=registry)
+
+
+@pytest.fixture(scope="session")
+async def client(asgi_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     # httpx's ASGI transport runs the app on the test's own event loop (Litestar's test client uses a
     # portal thread, and asyncpg connections cannot cross event loops).
-    app = create_app(registry=registry)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app), base_url=BASE_URL) as c:
+        yield c
+
+
+@pytest.fixture
+async def browser_like(asgi_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with its own cookie jar, like one browser: for the pages and their sessions."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi_app), base_url=BASE_URL, headers={"Origin": BASE_URL}
+    ) as c:
         yield c
 
 
@@ -105,6 +121,43 @@ async def make_org(registry: Registry, client: httpx.AsyncClient):  # type: igno
         return await _org(registry, client, role, types, name)
 
     return make
+
+
+@dataclass
+class StaffAccount:
+    username: str
+    password: str
+    org: Org
+
+
+@pytest.fixture
+async def make_staff(registry: Registry, make_org):  # type: ignore[no-untyped-def]
+    """A staff member of a new organisation (``role`` issuer or agency) who can log in to the pages."""
+    from registry.staff.service import create_user
+
+    async def make(role: str = "issuer", types: list[str] | None = None, org: Org | None = None) -> StaffAccount:
+        org = org or await make_org(role, types)
+        username = f"clerk-{uuid.uuid4().hex[:10]}"
+        password = "Counter-Shift-7"
+        await create_user(registry, org_code=org.code, username=username, password=password, display_name="李娜")
+        return StaffAccount(username, password, org)
+
+    return make
+
+
+async def page_login(c: httpx.AsyncClient, path: str, **form: str) -> httpx.Response:
+    """Log in through a login page as a browser does: fetch the form (its CSRF cookie and field), post it."""
+    page = await c.get(path)
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="_csrf" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    return await c.post(path, data={"_csrf": token.group(1), **form})
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
 
 
 @pytest.fixture

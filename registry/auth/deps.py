@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from registry import errors
+from registry.auth import sessions
 from registry.auth.tokens import Principal, read_token
 from registry.context import Registry
 
@@ -17,11 +18,19 @@ def provide_registry(state: State) -> Registry:
     return registry
 
 
-def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+    """A Bearer token (systems), else a page session's cookie (the pages), whose changes need the CSRF token."""
+    reg: Registry = state.registry
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise errors.NotAuthenticated("须使用 Bearer 令牌 / Use a Bearer token")
+        return read_token(reg, token.strip())
+    row = await sessions.load(reg, request)
+    if row is None:
         raise errors.NotAuthenticated("缺少 Authorization 请求头 / Authorization header required")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise errors.NotAuthenticated("须使用 Bearer 令牌 / Use a Bearer token")
-    return read_token(state.registry, token.strip())
+    if request.method not in sessions.SAFE_METHODS:
+        sessions.check_csrf(row, request.headers.get(sessions.CSRF_HEADER))
+        sessions.check_origin(reg, request)
+    return sessions.principal_of(row)

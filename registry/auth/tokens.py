@@ -31,6 +31,12 @@ class Principal:
     subject: str  # organisation code, or the holder's ID number
     role: str  # issuer | agency | holder
     scopes: frozenset[str]
+    user: str | None = None  # the staff member behind a page session (an organisation's clerk or officer)
+
+    @property
+    def actor(self) -> str:
+        """Who to name in a licence's history: the organisation, and the staff member when there is one."""
+        return f"{self.subject}/{self.user}" if self.user else self.subject
 
     def require_holder(self) -> str:
         if self.kind != "holder":

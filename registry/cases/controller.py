@@ -16,7 +16,7 @@ from registry.context import Registry
 class CaseController(Controller):
     path = "/api/v1/cases"
     tags = ["windows"]  # noqa: RUF012
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal)}  # noqa: RUF012
 
     @post(
         "/",
@@ -81,7 +81,7 @@ class CaseController(Controller):
 class CommitmentController(Controller):
     path = "/api/v1/commitments"
     tags = ["windows"]  # noqa: RUF012
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal)}  # noqa: RUF012
 
     @get("/", summary="The agency's open commitments / 承诺件")
     async def list_commitments(

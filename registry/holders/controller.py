@@ -87,7 +87,7 @@ class MeController(Controller):
 
     path = "/api/v1/me"
     tags = ["holder"]  # noqa: RUF012
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal)}  # noqa: RUF012
 
     @get("/licenses", summary="My licences / 我的证照")
     async def my_licenses(

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import anyio.to_thread
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import col, select
 
 from registry import errors
+from registry.auth.passwords import check_password, hash_password, lock_after, refuse_if_locked, verify_password
 from registry.auth.tokens import Principal
 from registry.context import Registry
 from registry.holders.identity import HolderIdentity
 from registry.licence_types import validate_holder
 from registry.models import AgentGrant, Holder
-
-# argon2id with the library's RFC 9106 "low memory" profile: ~50 ms on this machine, 64 MiB.
-_HASHER = PasswordHasher()
-MAX_FAILURES = 5  # then the account waits, doubling from LOCK_BASE up to LOCK_MAX
-LOCK_BASE = timedelta(seconds=30)
-LOCK_MAX = timedelta(minutes=15)
-_DUMMY_HASH = _HASHER.hash("not-a-password")
 
 
 class PasswordIdentityProvider:
@@ -37,14 +28,9 @@ class PasswordIdentityProvider:
         now = datetime.now(UTC)
         async with self._reg.db.read() as session:
             holder = await session.get(Holder, id_number)
-        if holder is not None and holder.locked_until is not None and holder.locked_until > now:
-            wait = int((holder.locked_until - now).total_seconds()) + 1
-            raise errors.RateLimited(
-                f"登录失败次数过多，请 {wait} 秒后再试 / Too many failed logins; try again in {wait} s",
-                retry_after=wait,
-            )
-        # Hash even for unknown holders, so timing does not reveal who has an account.
-        ok = await anyio.to_thread.run_sync(_verify, holder.password_hash if holder else _DUMMY_HASH, password)
+        if holder is not None:
+            refuse_if_locked(holder.locked_until, now)
+        ok = await verify_password(holder.password_hash if holder else None, password)
         if holder is None or not ok:
             if holder is not None:
                 await self._record_failure(holder.id_number, now)
@@ -63,29 +49,15 @@ class PasswordIdentityProvider:
             if row is None:
                 return
             row.failed_logins += 1
-            if row.failed_logins >= MAX_FAILURES:
-                lock = min(LOCK_MAX, LOCK_BASE * 2 ** (row.failed_logins - MAX_FAILURES))
-                row.locked_until = now + lock
+            row.locked_until = lock_after(row.failed_logins, now)
             session.add(row)
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def check_password(password: str) -> None:
-    if not 8 <= len(password) <= 128:
-        raise errors.ValidationFailed("密码须为 8–128 个字符 / The password must be 8–128 characters")
 
 
 async def create_holder(reg: Registry, *, id_number: str, name: str, password: str) -> Holder:
     id_type = "uscc" if len(id_number.strip()) == 18 and not id_number.strip()[:17].isdigit() else "resident_id"
     ref = validate_holder(id_type, id_number, name, ("resident_id", "uscc"))
     check_password(password)
-    hashed = await anyio.to_thread.run_sync(_HASHER.hash, password)
+    hashed = await hash_password(password)
     async with reg.db.transaction() as session:
         if await session.get(Holder, ref.id_number) is not None:
             raise errors.Conflict(f"持证人 {ref.id_number} 已有账户 / Holder {ref.id_number} already has an account")

@@ -17,6 +17,7 @@ MAX_CLIENTS = 10_000
 @dataclass
 class RateLimiter:
     per_minute: int
+    what: str = "核验请求 / verification requests"  # named in the 429's detail
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # client → (tokens, last time)
 
     def take(self, client: str, now: float | None = None) -> None:
@@ -27,8 +28,9 @@ class RateLimiter:
         if tokens < 1.0:
             self._buckets[client] = (tokens, now)
             retry = max(1, math.ceil((1.0 - tokens) / rate))
+            zh, _, en = self.what.partition(" / ")
             raise errors.RateLimited(
-                f"核验请求过于频繁，请 {retry} 秒后重试 / Too many verification requests; retry in {retry} s",
+                f"{zh}过于频繁，请 {retry} 秒后重试 / Too many {en}; retry in {retry} s",
                 retry_after=retry,
             )
         if len(self._buckets) >= MAX_CLIENTS and client not in self._buckets:

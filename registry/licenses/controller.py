@@ -31,7 +31,7 @@ from registry.sharing.service import log_issuer_read
 class LicenseController(Controller):
     path = "/api/v1/licenses"
     tags = ["licenses"]  # noqa: RUF012
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal)}  # noqa: RUF012
 
     @post(
         "/",

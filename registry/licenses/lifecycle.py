@@ -122,7 +122,7 @@ async def change_status(reg: Registry, principal: Principal, identifier: str, ac
                 identifier=licence.identifier,
                 action=action,
                 reason=reason,
-                actor=principal.subject,
+                actor=principal.actor,
                 status_after=licence.status,
                 at=now,
             )
@@ -162,7 +162,7 @@ async def new_version(
             draft,
             now,
             replaces=old,
-            actor=principal.subject,
+            actor=principal.actor,
             action=action,
             reason=body.reason,
         )
@@ -173,7 +173,7 @@ async def new_version(
                 identifier=old.identifier,
                 action=action,
                 reason=body.reason,
-                actor=principal.subject,
+                actor=principal.actor,
                 status_after="superseded",
                 related_identifier=new.identifier,
                 at=now,

@@ -148,7 +148,7 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     try:
         async with reg.db.transaction() as session:
             draft = Draft(lt, holder, fields, valid_from, valid_until)
-            licence, org_name = await sign_and_store(reg, session, org_code, draft, now)
+            licence, org_name = await sign_and_store(reg, session, org_code, draft, now, actor=principal.actor)
             session.add(
                 IdempotencyRecord(org_code=org_code, key=key, request_hash=digest, identifier=licence.identifier)
             )

@@ -28,7 +28,7 @@ def _day(text: str | None, name: str) -> date | None:
 class StatsController(Controller):
     path = "/api/v1/stats"
     tags = ["statistics"]  # noqa: RUF012
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {"principal": Provide(provide_principal)}  # noqa: RUF012
 
     @get("/", summary="Issued, verified, pulled, paper spared / 统计")
     async def stats(

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from typing import Final, Literal, TypeGuard
 from urllib.parse import urlencode
 
+from registry.web import i18n_app, i18n_console, i18n_window
+
 Lang = Literal["zh", "en"]
 LANGS: Final[tuple[Lang, ...]] = ("zh", "en")
 DEFAULT_LANG: Final[Lang] = "zh"
@@ -31,6 +33,54 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     # dates: {y} {m} {d} are filled in; Chinese leaves month and day unpadded, English is ISO 8601
     "date.format": ("{y}年{m}月{d}日", "{y}-{mm}-{dd}"),
     "date.none": ("—", "—"),
+    # --- header, front door, login ---
+    "nav.logout": ("退出登录", "Log out"),
+    "index.title": ("首页", "Home"),
+    "index.intro": ("请选择您要办理的事情。", "Choose what you came to do."),
+    "index.verify": (
+        "扫码查验一张证照是否真实有效，任何人可用。",
+        "Scan a licence to see whether it is genuine; open to all.",
+    ),
+    "index.app": (
+        "持证人查看证照、亮证、管理授权和使用记录。",
+        "Holders: see licences, show a code, manage consents and the log.",
+    ),
+    "index.window": ("窗口工作人员调取证照、办理事项。", "Window clerks: pull licences and handle service items."),
+    "index.console": ("发证部门签发、查询、管理证照。", "Issuing departments: issue, find and manage licences."),
+    "login.staff.title": ("工作人员登录", "Staff login"),
+    "login.staff.intro": (
+        "窗口与发证部门工作人员使用本单位分配的账号登录。",
+        "Window and department staff log in with the account their office gave them.",
+    ),
+    "login.staff.identity": ("用户名", "Username"),
+    "login.staff.identity_hint": ("由本单位管理员分配", "Given by your office's administrator"),
+    "login.holder.title": ("持证人登录", "Holder login"),
+    "login.holder.intro": (
+        "登录后查看您的电子证照，并在窗口亮证办事。",
+        "Log in to see your licences and show them at a service window.",
+    ),
+    "login.holder.identity": ("证件号码", "ID number"),
+    "login.holder.identity_hint": (
+        "公民身份号码，企业填统一社会信用代码（18 位）",
+        "Resident ID number, or a company's unified social credit code (18 characters)",
+    ),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Log in"),
+    "login.expired": ("登录已过期，请重新登录。", "Your session has expired; please log in again."),
+    "login.bye": ("您已安全退出。", "You have logged out."),
+    "login.other.holder": ("我是持证人", "I hold a licence"),
+    "login.other.staff": ("工作人员登录", "Staff login"),
+    "forbidden.title": ("无权访问此页面", "Not your page"),
+    "forbidden.text": ("您的账号不能使用此页面。", "Your account cannot use this page."),
+    "forbidden.home": ("返回我的页面", "Back to my page"),
+    "js.common.network": (
+        "无法连接服务器，请检查网络后重试。",
+        "Cannot reach the server. Check the network and retry.",
+    ),
+    "js.common.http_error": (
+        "服务器返回错误（{status}），请稍后重试。",
+        "The server answered with an error ({status}); retry later.",
+    ),
     # --- /verify ---
     "verify.title": ("证照核验", "Verify a licence"),
     "verify.intro": (
@@ -161,6 +211,18 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "js.check.failed": ("未通过", "failed"),
     "js.check.skipped": ("未检查", "not checked"),
 }
+
+
+def _merge(*tables: dict[str, tuple[str, str]]) -> None:
+    """Each page keeps its words in its own module; a key defined twice is a mistake, caught at import."""
+    for table in tables:
+        clash = STRINGS.keys() & table.keys()
+        if clash:
+            raise KeyError(f"UI strings defined twice: {sorted(clash)}")
+        STRINGS.update(table)
+
+
+_merge(i18n_app.STRINGS, i18n_window.STRINGS, i18n_console.STRINGS)
 
 
 def is_lang(value: object) -> TypeGuard[Lang]:

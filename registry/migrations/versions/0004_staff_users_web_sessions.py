@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("csrf_token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("created_at", registry.db.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", registry.db.UTCDateTime(), nullable=False),

@@ -1,0 +1,1 @@
+"""Staff accounts: the clerks and officers of an organisation who use the pages."""
