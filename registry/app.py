@@ -20,6 +20,7 @@ from registry.cases.controller import CaseController, CommitmentController
 from registry.context import Registry
 from registry.holders.controller import HolderAuthController, MeController
 from registry.http.problems import handle_exception, problem_type
+from registry.licenses.batch_controller import BatchController
 from registry.licenses.controller import LicenseController, LicenseTypeController
 from registry.orgs.controller import DidController
 from registry.settings import Settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             AuthController,
             LicenseController,
             LicenseTypeController,
+            BatchController,
             DidController,
             TrustController,
             VerificationController,

@@ -236,3 +236,21 @@ class ServiceUnavailable(RegistryError):
     code = "service_unavailable"
     status = 503
     title = "服务暂不可用 / Service unavailable"
+
+
+# --- bulk issuance ---------------------------------------------------------------------------------------
+
+
+class BatchBadHeader(ValidationFailed):
+    code = "batch_bad_header"
+    title = "批量签发文件表头有误 / Bad header in the bulk issuance file"
+
+
+class BatchFileUnreadable(ValidationFailed):
+    code = "batch_file_unreadable"
+    title = "无法读取批量签发文件 / The bulk issuance file cannot be read"
+
+
+class BatchNotFound(NotFound):
+    code = "batch_not_found"
+    title = "批量签发任务不存在 / Bulk issuance job not found"

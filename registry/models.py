@@ -334,3 +334,36 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts(index=True))
+
+
+# --- bulk issuance (批量签发) -------------------------------------------------------------------------------
+
+
+class IssueBatch(SQLModel, table=True):
+    """A bulk issuance job uploaded through the API: the CSV as uploaded, its progress and its error report.
+
+    Progress is written after every chunk, with ``heartbeat_at``, so any worker can answer for it; a job whose
+    heartbeat stopped while it was queued or running is reported as ``interrupted``.
+    """
+
+    __tablename__ = "issue_batch"
+    __table_args__ = (Index("ix_issue_batch_org_created", "org_code", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    org_code: str = Field(foreign_key="organisation.code", max_length=18)
+    license_type: str = Field(max_length=64)
+    filename: str = Field(max_length=200)
+    actor: str = Field(max_length=64)  # who uploaded it (the organisation, or its staff member)
+    state: str = Field(default="queued", max_length=16)  # queued | running | done | failed | interrupted
+    total: int | None = Field(default=None)
+    processed: int = Field(default=0)
+    issued: int = Field(default=0)
+    skipped: int = Field(default=0)
+    failed: int = Field(default=0)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # CSV ``line,holder_id_number,code,message`` once the job has finished with failed rows.
+    error_report: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -54,4 +54,5 @@ def lock_after(failed_logins: int, now: datetime) -> datetime | None:
     """When an account with ``failed_logins`` consecutive failures may try again (``None``: at once)."""
     if failed_logins < MAX_FAILURES:
         return None
-    return now + min(LOCK_MAX, LOCK_BASE * 2 ** (failed_logins - MAX_FAILURES))
+    wait: timedelta = min(LOCK_MAX, LOCK_BASE * 2 ** (failed_logins - MAX_FAILURES))
+    return now + wait
