@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from registry import errors
 from registry.auth.deps import provide_principal
 from registry.auth.tokens import Principal
 from registry.context import Registry
-from registry.licenses import lifecycle, service
+from registry.licenses import lifecycle, search, service
 from registry.licenses.credentials import vc_time
 from registry.licenses.renditions import MEDIA_TYPES, rendition
 from registry.licenses.schemas import (
@@ -54,6 +54,22 @@ class LicenseController(Controller):
         return Response(
             service.to_public(registry, issued.license, issued.issuer_name), status_code=201, headers=headers
         )
+
+    @get(
+        "/",
+        summary="Find the department's licences / 查询证照",
+        description="`q`: a 证照标识, a holder's ID number, or the start of a holder's name (any of the three); "
+        "empty lists the latest. Only the caller's own licences, newest first, at most `limit` (1–100).",
+    )
+    async def find(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        q: FromQuery[str | None] = None,
+        limit: FromQuery[int] = search.DEFAULT_LIMIT,
+    ) -> list[search.LicenseSummary]:
+        found = await search.search(registry, principal, q, limit)
+        return [search.to_summary(registry, licence) for licence in found]
 
     @get("/{identifier:str}", summary="A licence / 证照详情")
     async def get_license(
