@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlmodel import col, select
 
 from registry.auth.controller import TokenResponse
 from registry.auth.deps import provide_principal
@@ -19,7 +17,7 @@ from registry.holders.service import PasswordIdentityProvider
 from registry.http.ratelimit import client_key
 from registry.licenses import service as licenses
 from registry.licenses.schemas import LicensePublic
-from registry.models import AccessLog, AgentGrant, Consent, License, Organisation, ShareCode
+from registry.models import AgentGrant, ShareCode
 from registry.rendering.qr import render_qr_svg
 from registry.sharing import service as sharing
 from registry.sharing.schemas import (
@@ -32,11 +30,9 @@ from registry.sharing.schemas import (
     HolderLogin,
     ShareCodeCreate,
     ShareCodeOut,
+    ShareCodeStatus,
+    wire_time,
 )
-
-
-def _ts(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
 class HolderAuthController(Controller):
@@ -55,12 +51,10 @@ class HolderAuthController(Controller):
         return TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl, scope=" ".join(HOLDER_SCOPES))  # noqa: S106
 
 
-def _code_out(row: ShareCode, code: str | None = None) -> ShareCodeOut:
-    return ShareCodeOut(
+def _code_fields(row: ShareCode) -> dict[str, Any]:
+    return dict(
         id=row.id,
-        code=code,
-        qr_svg=render_qr_svg(code).decode() if code else None,
-        expires_at=_ts(row.expires_at) or "",
+        expires_at=wire_time(row.expires_at) or "",
         max_uses=row.max_uses,
         uses=row.uses,
         audience=row.audience,
@@ -74,11 +68,15 @@ def _code_out(row: ShareCode, code: str | None = None) -> ShareCodeOut:
     )
 
 
-def _grant_out(g: AgentGrant) -> AgentOut:
-    return AgentOut(
-        id=g.id, principal=g.principal_id_number, agent=g.agent_id_number, scope=g.scope,
-        valid_until=_ts(g.valid_until) or "",
-    )  # fmt: skip
+def _code_out(row: ShareCode, code: str | None = None) -> ShareCodeOut:
+    return ShareCodeOut(code=code, qr_svg=render_qr_svg(code).decode() if code else None, **_code_fields(row))
+
+
+async def _grants_out(registry: Registry, grants: list[AgentGrant]) -> list[AgentOut]:
+    names = await sharing.holder_names(
+        registry, {g.principal_id_number for g in grants} | {g.agent_id_number for g in grants}
+    )
+    return [AgentOut.of(g, names) for g in grants]
 
 
 class MeController(Controller):
@@ -97,16 +95,7 @@ class MeController(Controller):
         on_behalf_of: FromQuery[str | None] = None,
     ) -> list[LicensePublic]:
         acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
-        async with registry.db.read() as session:
-            rows = await session.exec(
-                select(License, Organisation)
-                .where(
-                    col(License.holder_id_number) == acting.holder_id_number,
-                    col(License.issuer_code) == col(Organisation.code),
-                )
-                .order_by(col(License.issued_at).desc())
-            )
-            found = list(rows.all())
+        found = await sharing.holder_licences(registry, acting)
         await sharing.log_agent_act(registry, acting, "代办人查看证照列表 / agent listed the licences")
         return [licenses.to_public(registry, lic, org.name) for lic, org in found]
 
@@ -150,6 +139,26 @@ class MeController(Controller):
         acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
         return [_code_out(row) for row in await sharing.list_share_codes(registry, acting)]
 
+    @get("/share-codes/{code_id:str}", summary="One code: its state, who took what / 亮证码状态")
+    async def share_code_status(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        code_id: FromPath[str],
+        on_behalf_of: FromQuery[str | None] = None,
+    ) -> ShareCodeStatus:
+        """What the 亮证 screen polls while a code is shown: ``state`` (active, used, expired, withdrawn) and
+        ``accesses``, the pulls made with it (agency, licence, fields, when). An agent sees the codes they
+        made; another holder's code is a 404."""
+        acting = await holders.acting_for(registry, principal, on_behalf_of, "share")
+        row, state, accesses = await sharing.share_code_status(registry, acting, code_id)
+        return ShareCodeStatus(
+            **_code_fields(row),
+            created_at=wire_time(row.created_at) or "",
+            state=state,
+            accesses=[AccessLogOut.of(e) for e in accesses],
+        )
+
     @delete("/share-codes/{code_id:str}", status_code=204, summary="Withdraw a code / 撤回亮证码")
     async def revoke_share_code(
         self,
@@ -169,8 +178,7 @@ class MeController(Controller):
         on_behalf_of: FromQuery[str | None] = None,
     ) -> list[ConsentOut]:
         acting = await holders.acting_for(registry, principal, on_behalf_of, "all")
-        rows = await sharing.list_consents(registry, acting)
-        return [await self._consent_out(registry, c) for c in rows]
+        return [ConsentOut.of(c, name) for c, name in await sharing.consents_with_agencies(registry, acting)]
 
     @post("/consents", status_code=201, summary="Grant a standing consent / 授权")
     async def grant_consent(
@@ -184,7 +192,8 @@ class MeController(Controller):
             f"代办人授权 {data.agency_code} / agent granted a consent: {data.purpose}",
             service_code=data.service_code,
         )
-        return await self._consent_out(registry, consent)
+        names = await sharing.org_names(registry, {consent.agency_code})
+        return ConsentOut.of(consent, names.get(consent.agency_code, consent.agency_code))
 
     @post("/consents/preview", status_code=200, summary="What a consent would release / 授权预览")
     async def preview_consent(
@@ -215,13 +224,13 @@ class MeController(Controller):
         on_behalf_of: FromQuery[str | None] = None,
     ) -> list[AccessLogOut]:
         acting = await holders.acting_for(registry, principal, on_behalf_of, "all")
-        return [_log_out(e) for e in await sharing.access_log(registry, acting)]
+        return [AccessLogOut.of(e) for e in await sharing.access_log(registry, acting)]
 
     @get("/agents", summary="My agents and whom I act for / 代办人")
     async def agents(self, registry: NamedDependency[Registry], principal: NamedDependency[Principal]) -> AgentsOut:
         me = principal.require_holder()
         mine, theirs = await holders.agent_grants(registry, me)
-        return AgentsOut(agents=[_grant_out(g) for g in mine], principals=[_grant_out(g) for g in theirs])
+        return AgentsOut(agents=await _grants_out(registry, mine), principals=await _grants_out(registry, theirs))
 
     @post("/agents", status_code=201, summary="Let someone act for me / 添加代办人")
     async def grant_agent(
@@ -231,46 +240,10 @@ class MeController(Controller):
         grant = await holders.grant_agent(
             registry, acting, agent_id_number=data.id_number, scope=data.scope, valid_until=data.valid_until_at()
         )
-        return _grant_out(grant)
+        return (await _grants_out(registry, [grant]))[0]
 
     @delete("/agents/{grant_id:str}", status_code=204, summary="Revoke an agent / 取消代办")
     async def revoke_agent(
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], grant_id: FromPath[str]
     ) -> None:
         await holders.revoke_agent(registry, await holders.acting_for(registry, principal, None), grant_id)
-
-    async def _consent_out(self, registry: Registry, c: Consent) -> ConsentOut:
-        async with registry.db.read() as session:
-            org = await session.get(Organisation, c.agency_code)
-        now = datetime.now(c.valid_until.tzinfo)
-        return ConsentOut(
-            id=c.id,
-            agency_code=c.agency_code,
-            agency_name=org.name if org else c.agency_code,
-            service_code=c.service_code,
-            license_types=c.license_types,
-            fields=c.fields,
-            purpose=c.purpose,
-            valid_until=_ts(c.valid_until) or "",
-            created_at=_ts(c.created_at) or "",
-            withdrawn_at=_ts(c.withdrawn_at),
-            active=c.withdrawn_at is None and c.valid_until > now,
-        )
-
-
-def _log_out(e: AccessLog) -> AccessLogOut:
-    return AccessLogOut(
-        at=_ts(e.at) or "",
-        actor_kind=e.actor_kind,
-        actor_code=e.actor_code,
-        actor_name=e.actor_name,
-        via=e.via,
-        purpose=e.purpose,
-        service_code=e.service_code,
-        case_id=e.case_id,
-        identifier=e.identifier,
-        license_type=e.license_type,
-        fields=e.fields,
-        region=e.region,
-        agent_id_number=e.agent_id_number,
-    )

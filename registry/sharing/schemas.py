@@ -7,8 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from registry.models import AccessLog, AgentGrant, Consent
+
 FieldLimits = dict[str, list[str]]
 CHINA = timezone(timedelta(hours=8))
+ShareCodeState = Literal["active", "used", "expired", "withdrawn"]
+
+
+def wire_time(value: datetime | None) -> str | None:
+    """A moment as the API writes it: RFC 3339 in UTC, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
 def _until(text: str) -> datetime:
@@ -94,6 +102,23 @@ class ConsentOut(BaseModel):
     withdrawn_at: str | None
     active: bool
 
+    @classmethod
+    def of(cls, c: Consent, agency_name: str) -> ConsentOut:
+        now = datetime.now(UTC)
+        return cls(
+            id=c.id,
+            agency_code=c.agency_code,
+            agency_name=agency_name,
+            service_code=c.service_code,
+            license_types=c.license_types,
+            fields=c.fields,
+            purpose=c.purpose,
+            valid_until=wire_time(c.valid_until) or "",
+            created_at=wire_time(c.created_at) or "",
+            withdrawn_at=wire_time(c.withdrawn_at),
+            active=c.withdrawn_at is None and c.valid_until > now,
+        )
+
 
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -117,6 +142,21 @@ class AgentOut(BaseModel):
     agent: str
     scope: str
     valid_until: str
+    # Names, so that a person sees whom they let act for them, and for whom they act.
+    principal_name: str | None = None
+    agent_name: str | None = None
+
+    @classmethod
+    def of(cls, g: AgentGrant, names: dict[str, str]) -> AgentOut:
+        return cls(
+            id=g.id,
+            principal=g.principal_id_number,
+            agent=g.agent_id_number,
+            scope=g.scope,
+            valid_until=wire_time(g.valid_until) or "",
+            principal_name=names.get(g.principal_id_number),
+            agent_name=names.get(g.agent_id_number),
+        )
 
 
 class AgentsOut(BaseModel):
@@ -138,6 +178,32 @@ class AccessLogOut(BaseModel):
     fields: list[str] | None
     region: str | None
     agent_id_number: str | None
+
+    @classmethod
+    def of(cls, e: AccessLog) -> AccessLogOut:
+        return cls(
+            at=wire_time(e.at) or "",
+            actor_kind=e.actor_kind,
+            actor_code=e.actor_code,
+            actor_name=e.actor_name,
+            via=e.via,
+            purpose=e.purpose,
+            service_code=e.service_code,
+            case_id=e.case_id,
+            identifier=e.identifier,
+            license_type=e.license_type,
+            fields=e.fields,
+            region=e.region,
+            agent_id_number=e.agent_id_number,
+        )
+
+
+class ShareCodeStatus(ShareCodeOut):
+    """One code as its holder follows it on the 亮证 screen: its state, and who took what with it."""
+
+    created_at: str
+    state: ShareCodeState
+    accesses: list[AccessLogOut]  # the pulls made with this code, oldest first
 
 
 class HolderLogin(BaseModel):

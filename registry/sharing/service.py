@@ -19,9 +19,9 @@ from registry import errors
 from registry.context import Registry
 from registry.holders.service import Acting
 from registry.licenses.service import parse_identifier
-from registry.models import AccessLog, Consent, License, Organisation, ShareCode
+from registry.models import AccessLog, Consent, Holder, License, Organisation, ShareCode
 from registry.service_items import default_service_catalog
-from registry.sharing.schemas import ConsentCreate, ShareCodeCreate
+from registry.sharing.schemas import ConsentCreate, ShareCodeCreate, ShareCodeState
 
 MAX_TTL = 600  # DESIGN §5: a share code lives at most ten minutes
 DEFAULT_TTL = 300
@@ -132,6 +132,68 @@ async def list_share_codes(reg: Registry, acting: Acting) -> list[ShareCode]:
         return list(rows.all())
 
 
+async def share_code_status(
+    reg: Registry, acting: Acting, code_id: str
+) -> tuple[ShareCode, ShareCodeState, list[AccessLog]]:
+    """A code its holder follows on the 亮证 screen: its state, and the pulls made with it (who took what).
+
+    The access log does not record which code a pull used, so a pull is attributed to this code when it is
+    the holder's, made under a code (by this code's maker: the holder, or their agent), by a window within
+    the code's lifetime, of a licence the code releases, and — for a code bound to one agency — by that
+    agency; at most one case per use. The app withdraws a code when it shows the next one, so two live
+    codes of one holder do not overlap there.
+    """
+    async with reg.db.read() as session:
+        row = await session.get(ShareCode, code_id[:32])
+        # Another holder's code does not exist for this one (nor for an agent who did not make it).
+        if (
+            row is None
+            or row.holder_id_number != acting.holder_id_number
+            or (acting.by_agent and row.created_by != acting.actor_id_number)
+        ):
+            raise errors.NotFound(f"亮证码 {code_id[:32]} 不存在 / No share code {code_id[:32]}")
+        accesses: list[AccessLog] = []
+        if row.uses > 0:
+            by_agent = row.created_by != row.holder_id_number
+            query = select(AccessLog).where(
+                col(AccessLog.holder_id_number) == row.holder_id_number,
+                col(AccessLog.actor_kind) == "agency",
+                col(AccessLog.case_id).is_not(None),
+                col(AccessLog.via) == ("agent" if by_agent else "code"),
+                col(AccessLog.at) >= row.created_at,
+                # The log's clock reads a moment after the redemption that the expiry allowed.
+                col(AccessLog.at) <= row.expires_at + timedelta(seconds=30),
+            )
+            if by_agent:
+                query = query.where(col(AccessLog.agent_id_number) == row.created_by)
+            if row.audience is not None:
+                query = query.where(col(AccessLog.actor_code) == row.audience)
+            if row.license_ids:
+                query = query.where(col(AccessLog.identifier).in_(row.license_ids))
+            elif row.service_code is not None:
+                query = query.where(col(AccessLog.service_code) == row.service_code)
+            else:
+                query = query.where(col(AccessLog.license_type).in_(row.license_types))
+            found = list((await session.exec(query.order_by(col(AccessLog.id)).limit(200))).all())
+            cases: list[str] = []
+            for entry in found:
+                if entry.case_id not in cases:
+                    cases.append(entry.case_id or "")
+            kept = set(cases[: row.uses])
+            accesses = [e for e in found if e.case_id in kept]
+    now = datetime.now(UTC)
+    state: ShareCodeState
+    if row.revoked_at is not None and row.uses < row.max_uses:
+        state = "withdrawn"
+    elif row.uses >= row.max_uses:
+        state = "used"
+    elif row.expires_at <= now:
+        state = "expired"
+    else:
+        state = "active"
+    return row, state, accesses
+
+
 async def revoke_share_code(reg: Registry, acting: Acting, code_id: str) -> None:
     async with reg.db.transaction() as session:
         row = await session.get(ShareCode, code_id[:32])
@@ -182,6 +244,56 @@ async def redeem(reg: Registry, session: AsyncSession, text: str, agency_code: s
     if row.expires_at <= now:
         raise errors.ShareCodeGone("亮证码已过期，请持证人刷新 / The code has expired; ask the holder to refresh it")
     raise errors.ShareCodeUsed("亮证码已被使用 / The code has already been used")
+
+
+# --- what the holder sees -------------------------------------------------------------------------------------
+
+
+async def holder_licences(reg: Registry, acting: Acting) -> list[tuple[License, Organisation]]:
+    """The holder's licences with their issuers, newest first (every version: the caller filters)."""
+    async with reg.db.read() as session:
+        rows = await session.exec(
+            select(License, Organisation)
+            .where(
+                col(License.holder_id_number) == acting.holder_id_number,
+                col(License.issuer_code) == col(Organisation.code),
+            )
+            .order_by(col(License.issued_at).desc())
+        )
+        return list(rows.all())
+
+
+async def consents_with_agencies(reg: Registry, acting: Acting) -> list[tuple[Consent, str]]:
+    """The holder's consents, newest first, each with the name of the agency it was granted to."""
+    consents = await list_consents(reg, acting)
+    names = await org_names(reg, {c.agency_code for c in consents})
+    return [(c, names.get(c.agency_code, c.agency_code)) for c in consents]
+
+
+async def org_names(reg: Registry, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    async with reg.db.read() as session:
+        rows = await session.exec(select(Organisation).where(col(Organisation.code).in_(codes)))
+        return {o.code: o.name for o in rows.all()}
+
+
+async def holder_names(reg: Registry, id_numbers: set[str]) -> dict[str, str]:
+    """Names of holders with an account, for the agent lists (who acts for whom)."""
+    if not id_numbers:
+        return {}
+    async with reg.db.read() as session:
+        rows = await session.exec(select(Holder).where(col(Holder.id_number).in_(id_numbers)))
+        return {h.id_number: h.name for h in rows.all()}
+
+
+async def agencies(reg: Registry) -> list[Organisation]:
+    """The agencies a holder may bind a code to or consent to (public bodies, by name)."""
+    async with reg.db.read() as session:
+        rows = await session.exec(
+            select(Organisation).where(col(Organisation.role) == "agency").order_by(col(Organisation.name))
+        )
+        return list(rows.all())
 
 
 # --- consents ----------------------------------------------------------------------------------------------
