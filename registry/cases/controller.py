@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from registry import errors
 from registry.auth.deps import provide_principal
 from registry.auth.tokens import Principal
 from registry.cases import copies, service
@@ -29,6 +33,21 @@ class CaseController(Controller):
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], data: JSONBody[CaseCreate]
     ) -> CaseOut:
         return await service.open_case(registry, principal, data)
+
+    @get(
+        "/",
+        summary="The agency's cases of a day / 当日办件",
+        description="Newest first: the service item, when, whose, how many materials were pulled (paper spared) and "
+        "how many are still missing. `date` is a China calendar day (YYYY-MM-DD), today by default.",
+    )
+    async def list_cases(
+        self,
+        registry: NamedDependency[Registry],
+        principal: NamedDependency[Principal],
+        day: Annotated[str | None, QueryParameter(name="date", max_length=10)] = None,
+        limit: FromQuery[int] = 100,
+    ) -> list[service.CaseSummary]:
+        return await service.cases_of_day(registry, principal, _day(day), limit=limit)
 
     @post("/{case_id:str}/share-codes", status_code=200, summary="Another party's code joins the case / 追加亮证码")
     async def add_share_code(
@@ -76,6 +95,15 @@ class CaseController(Controller):
         self, registry: NamedDependency[Registry], principal: NamedDependency[Principal], case_id: FromPath[str]
     ) -> CaseOut:
         return await service.get_case(registry, principal, case_id)
+
+
+def _day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise errors.ValidationFailed("date 须为 YYYY-MM-DD / date must be YYYY-MM-DD", field="date") from exc
 
 
 class CommitmentController(Controller):

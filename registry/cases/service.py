@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +17,7 @@ from registry.auth.tokens import Principal
 from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut, CommitmentCreate, CommitmentOut
 from registry.context import Registry
 from registry.licenses.credentials import excerpt_credential, vc_time
-from registry.models import Case, CaseMaterial, License, Organisation
+from registry.models import Case, CaseMaterial, Holder, License, Organisation
 from registry.orgs.service import active_key, signer_for
 from registry.service_items import ServiceItem, default_service_catalog
 from registry.sharing.service import log_entry, redeem, usable_consent
@@ -26,6 +27,21 @@ from signing.jcs import canonicalize
 
 DELIVERED = ("pulled", "fulfilled")
 CHINA = timezone(timedelta(hours=8))  # due dates are the applicant's calendar days
+DAY_LIST_MAX = 500  # a busy hall serves a few hundred applicants a day; the list stays one response
+
+
+class CaseSummary(BaseModel):
+    """One line of an agency's day list (the window's side panel): which item, when, for whom, how it stands.
+    (Kept beside the query that fills it: schemas.py holds the request bodies and full views.)"""
+
+    case_id: str
+    service_code: str
+    service_name: str
+    service_name_en: str
+    created_at: str
+    applicant_name: str | None  # the holder whose licences came first; none before any pull
+    exempted: int
+    missing: int
 
 
 async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> CaseOut:
@@ -178,6 +194,72 @@ async def get_case(reg: Registry, principal: Principal, case_id: str) -> CaseOut
     return _view(reg, case, default_service_catalog().get(case.service_code), materials)
 
 
+async def cases_of_day(reg: Registry, principal: Principal, day: date | None, *, limit: int) -> list[CaseSummary]:
+    """The agency's cases opened on ``day`` (China time; default today), newest first, at most ``limit``."""
+    principal.require_scope("cases:read")
+    if not 1 <= limit <= DAY_LIST_MAX:
+        raise errors.ValidationFailed(
+            f"limit 须在 1 至 {DAY_LIST_MAX} 之间 / limit must be 1–{DAY_LIST_MAX}", field="limit"
+        )
+    day = day or datetime.now(CHINA).date()
+    if not date(2000, 1, 1) <= day <= date(9998, 12, 31):  # the bounds keep the UTC arithmetic in range
+        raise errors.ValidationFailed(f"日期超出范围 / date out of range: {day.isoformat()}", field="date")
+    lo = datetime.combine(day, time(), tzinfo=CHINA)
+    catalog = default_service_catalog()
+    async with reg.db.read() as session:
+        cases = list(
+            (
+                await session.exec(
+                    select(Case)
+                    .where(
+                        col(Case.agency_code) == principal.subject,
+                        col(Case.created_at) >= lo,
+                        col(Case.created_at) < lo + timedelta(days=1),
+                    )
+                    .order_by(col(Case.created_at).desc(), col(Case.id))
+                    .limit(limit)
+                )
+            ).all()
+        )
+        by_case: dict[str, list[CaseMaterial]] = {c.id: [] for c in cases}
+        if cases:
+            rows = await session.exec(
+                select(CaseMaterial)
+                .where(col(CaseMaterial.case_id).in_(list(by_case)))
+                .order_by(col(CaseMaterial.case_id), col(CaseMaterial.position))
+            )
+            for m in rows.all():
+                by_case[m.case_id].append(m)
+        # Whose case it is: the first holder a licence was read for, else the consent's holder.
+        applicants = {
+            c.id: next((m.holder_id_number for m in by_case[c.id] if m.holder_id_number), c.applicant_id_number)
+            for c in cases
+        }
+        wanted = {who for who in applicants.values() if who}
+        names: dict[str, str] = {}
+        if wanted:
+            found = await session.exec(select(Holder.id_number, Holder.name).where(col(Holder.id_number).in_(wanted)))
+            names = dict(found.all())
+    out: list[CaseSummary] = []
+    for c in cases:
+        item = catalog.get(c.service_code) if c.service_code in catalog else None
+        exempted, missing = _tally(by_case[c.id])
+        who = applicants[c.id]
+        out.append(
+            CaseSummary(
+                case_id=c.id,
+                service_code=c.service_code,
+                service_name=item.name if item else c.service_code,
+                service_name_en=item.name_en if item else c.service_code,
+                created_at=c.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                applicant_name=names.get(who) if who else None,
+                exempted=exempted,
+                missing=missing,
+            )
+        )
+    return out
+
+
 # --- internals -------------------------------------------------------------------------------------------
 
 
@@ -311,12 +393,22 @@ async def _delivered(
     return canonicalize(signed).decode()
 
 
-def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMaterial]) -> CaseOut:
+def _tally(materials: list[CaseMaterial]) -> tuple[int, int]:
+    """(exempted, missing): materials delivered — paper not brought —, and required materials or one-of groups
+    still unsatisfied (a commitment satisfies one)."""
     pulled_groups = {m.group for m in materials if m.group and m.state in DELIVERED}
 
     def satisfied(m: CaseMaterial) -> bool:
         return m.state in ("pulled", "committed", "fulfilled") or (bool(m.group) and m.group in pulled_groups)
 
+    groups = {m.group for m in materials if m.requirement == "one_of" and m.group}
+    missing = sum(1 for m in materials if m.requirement == "required" and not satisfied(m)) + len(
+        groups - pulled_groups
+    )
+    return sum(1 for m in materials if m.state in DELIVERED), missing
+
+
+def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMaterial]) -> CaseOut:
     out: list[CaseMaterialOut] = []
     for m in materials:
         out.append(
@@ -335,10 +427,7 @@ def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMate
                 due_date=m.due_date.isoformat() if m.due_date else None,
             )
         )
-    groups = {m.group for m in materials if m.requirement == "one_of" and m.group}
-    missing = sum(1 for m in materials if m.requirement == "required" and not satisfied(m)) + len(
-        groups - pulled_groups
-    )
+    exempted, missing = _tally(materials)
     extra: dict[str, Any] = {"offline_materials": [o.name for o in item.offline_materials]}
     return CaseOut(
         case_id=case.id,
@@ -347,7 +436,7 @@ def _view(reg: Registry, case: Case, item: ServiceItem, materials: list[CaseMate
         agency_code=case.agency_code,
         created_at=case.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         materials=out,
-        exempted=sum(1 for m in materials if m.state in DELIVERED),
+        exempted=exempted,
         missing=missing,
         **extra,
     )
