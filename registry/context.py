@@ -37,7 +37,7 @@ class Registry:
     def __post_init__(self) -> None:
         self.caches = RegistryCaches(self.settings)
         self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)
-        self.login_limiter = RateLimiter(30, "登录请求 / login attempts")  # holder logins per minute per client address
+        self.login_limiter = RateLimiter(self.settings.login_rate_per_minute, "登录请求 / login attempts")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:

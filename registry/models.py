@@ -290,6 +290,10 @@ class AccessLog(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=12)
     # Set when an agent (代办人) made the code or consent behind this access, or acted themselves.
     agent_id_number: str | None = Field(default=None, max_length=32)
+    # The share code (亮码) a pull redeemed, so the 亮证 screen can say exactly who took what with it.
+    share_code_id: str | None = Field(default=None, max_length=32, index=True)
+    # Which window: the staff member (username) at the counter, when the pull came from the pages.
+    staff_username: str | None = Field(default=None, max_length=64)
 
 
 class DailyCounter(SQLModel, table=True):

@@ -31,6 +31,7 @@ class Settings:
     cache_poll_seconds: float = 0.5
     # Public verification requests per minute per client address (per worker).
     verify_rate_per_minute: int = 120
+    login_rate_per_minute: int = 30  # login attempts per client address, holders and staff together
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             registry_id=env.get("REGISTRY_ID", "440300"),
             registry_name=env.get("REGISTRY_NAME", "深圳市电子证照库"),
             verify_rate_per_minute=int(env.get("REGISTRY_VERIFY_RATE_PER_MINUTE", "120")),
+            login_rate_per_minute=int(env.get("REGISTRY_LOGIN_RATE_PER_MINUTE", "30")),
             status_list_ttl_seconds=int(env.get("REGISTRY_STATUS_LIST_TTL_SECONDS", "300")),
             trust_list_ttl_seconds=int(env.get("REGISTRY_TRUST_LIST_TTL_SECONDS", "86400")),
         )

@@ -49,7 +49,13 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         _reset_postgres(url)
     else:
         url = f"sqlite+aiosqlite:///{data_dir / 'registry.db'}"
-    env = {"REGISTRY_DATA_DIR": str(data_dir), "REGISTRY_DATABASE_URL": url, "REGISTRY_BASE_URL": BASE_URL}
+    # Every in-process request comes from one address: the login throttle's tests set their own small bucket.
+    env = {
+        "REGISTRY_DATA_DIR": str(data_dir),
+        "REGISTRY_DATABASE_URL": url,
+        "REGISTRY_BASE_URL": BASE_URL,
+        "REGISTRY_LOGIN_RATE_PER_MINUTE": "100000",
+    }
     settings = Settings.from_env(env)
     upgrade(settings.database_url)
     return settings

@@ -63,7 +63,9 @@ async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> Ca
             for i, m in enumerate(item.materials)
         ]
         if body.share_code is not None:
-            await _pull_by_code(reg, session, case, item, agency, materials, body.share_code, party=None)
+            await _pull_by_code(
+                reg, session, case, item, agency, materials, body.share_code, party=None, staff=principal.user
+            )
         elif body.consent_id is not None:
             consent = await usable_consent(session, body.consent_id, agency.code, item.code)
             case.consent_id, case.applicant_id_number = consent.id, consent.holder_id_number
@@ -71,6 +73,7 @@ async def open_case(reg: Registry, principal: Principal, body: CaseCreate) -> Ca
                 reg, session, case, item, agency, materials,
                 holder=consent.holder_id_number, types=set(consent.license_types), identifiers=set(),
                 party=None, via="consent", purpose=consent.purpose, fields=consent.fields, agent=None,
+                staff=principal.user,
             )  # fmt: skip
         for material in materials:
             session.add(material)
@@ -89,7 +92,7 @@ async def add_share_code(
         materials = await case_materials(session, case.id)
         if party is not None and party not in {m.party for m in materials}:
             raise errors.ValidationFailed(f"此事项没有当事人「{party}」/ This service has no party {party!r}")
-        await _pull_by_code(reg, session, case, item, agency, materials, share_code, party=party)
+        await _pull_by_code(reg, session, case, item, agency, materials, share_code, party=party, staff=principal.user)
         for material in materials:
             session.add(material)
     return _view(reg, case, item, materials)
@@ -146,7 +149,7 @@ async def refresh(reg: Registry, principal: Principal, case_id: str) -> CaseOut:
         await _pull(
             reg, session, case, item, agency, materials,
             holder=consent.holder_id_number, types=set(consent.license_types), identifiers=set(), party=None,
-            via="consent", purpose=consent.purpose, fields=consent.fields, agent=None,
+            via="consent", purpose=consent.purpose, fields=consent.fields, agent=None, staff=principal.user,
         )  # fmt: skip
         for material in materials:
             session.add(material)
@@ -295,6 +298,7 @@ async def _pull_by_code(
     text: str,
     *,
     party: str | None,
+    staff: str | None,
 ) -> None:
     code = await redeem(reg, session, text, agency.code)
     if code.service_code is not None and code.service_code != item.code:
@@ -307,7 +311,7 @@ async def _pull_by_code(
         reg, session, case, item, agency, materials,
         holder=code.holder_id_number, types=types, identifiers=set(code.license_ids), party=party, via="code",
         purpose=code.purpose, fields=code.fields,
-        agent=code.created_by if code.created_by != code.holder_id_number else None,
+        agent=code.created_by if code.created_by != code.holder_id_number else None, staff=staff, code_id=code.id,
     )  # fmt: skip
 
 
@@ -327,6 +331,8 @@ async def _pull(
     purpose: str,
     fields: dict[str, list[str]] | None,
     agent: str | None,
+    staff: str | None,
+    code_id: str | None = None,
 ) -> None:
     """Fill still-missing materials from one holder's licences; each licence fills at most one material."""
     query = select(License).where(col(License.holder_id_number) == holder, col(License.status) != "superseded")
@@ -370,6 +376,8 @@ async def _pull(
                 fields=limited,
                 region=reg.settings.registry_id,
                 agent_id_number=agent,
+                share_code_id=code_id,
+                staff_username=staff,
             )
         )
 

@@ -178,6 +178,7 @@ class AccessLogOut(BaseModel):
     fields: list[str] | None
     region: str | None
     agent_id_number: str | None
+    window: str | None = None  # the staff account at the counter, when the pull came from the /window page
 
     @classmethod
     def of(cls, e: AccessLog) -> AccessLogOut:
@@ -195,6 +196,7 @@ class AccessLogOut(BaseModel):
             fields=e.fields,
             region=e.region,
             agent_id_number=e.agent_id_number,
+            window=e.staff_username,
         )
 
 

@@ -135,14 +135,7 @@ async def list_share_codes(reg: Registry, acting: Acting) -> list[ShareCode]:
 async def share_code_status(
     reg: Registry, acting: Acting, code_id: str
 ) -> tuple[ShareCode, ShareCodeState, list[AccessLog]]:
-    """A code its holder follows on the 亮证 screen: its state, and the pulls made with it (who took what).
-
-    The access log does not record which code a pull used, so a pull is attributed to this code when it is
-    the holder's, made under a code (by this code's maker: the holder, or their agent), by a window within
-    the code's lifetime, of a licence the code releases, and — for a code bound to one agency — by that
-    agency; at most one case per use. The app withdraws a code when it shows the next one, so two live
-    codes of one holder do not overlap there.
-    """
+    """A code its holder follows on the 亮证 screen: its state, and the pulls made with it (who took what)."""
     async with reg.db.read() as session:
         row = await session.get(ShareCode, code_id[:32])
         # Another holder's code does not exist for this one (nor for an agent who did not make it).
@@ -152,35 +145,8 @@ async def share_code_status(
             or (acting.by_agent and row.created_by != acting.actor_id_number)
         ):
             raise errors.NotFound(f"亮证码 {code_id[:32]} 不存在 / No share code {code_id[:32]}")
-        accesses: list[AccessLog] = []
-        if row.uses > 0:
-            by_agent = row.created_by != row.holder_id_number
-            query = select(AccessLog).where(
-                col(AccessLog.holder_id_number) == row.holder_id_number,
-                col(AccessLog.actor_kind) == "agency",
-                col(AccessLog.case_id).is_not(None),
-                col(AccessLog.via) == ("agent" if by_agent else "code"),
-                col(AccessLog.at) >= row.created_at,
-                # The log's clock reads a moment after the redemption that the expiry allowed.
-                col(AccessLog.at) <= row.expires_at + timedelta(seconds=30),
-            )
-            if by_agent:
-                query = query.where(col(AccessLog.agent_id_number) == row.created_by)
-            if row.audience is not None:
-                query = query.where(col(AccessLog.actor_code) == row.audience)
-            if row.license_ids:
-                query = query.where(col(AccessLog.identifier).in_(row.license_ids))
-            elif row.service_code is not None:
-                query = query.where(col(AccessLog.service_code) == row.service_code)
-            else:
-                query = query.where(col(AccessLog.license_type).in_(row.license_types))
-            found = list((await session.exec(query.order_by(col(AccessLog.id)).limit(200))).all())
-            cases: list[str] = []
-            for entry in found:
-                if entry.case_id not in cases:
-                    cases.append(entry.case_id or "")
-            kept = set(cases[: row.uses])
-            accesses = [e for e in found if e.case_id in kept]
+        query = select(AccessLog).where(col(AccessLog.share_code_id) == row.id).order_by(col(AccessLog.id))
+        accesses = list((await session.exec(query.limit(200))).all()) if row.uses > 0 else []
     now = datetime.now(UTC)
     state: ShareCodeState
     if row.revoked_at is not None and row.uses < row.max_uses:

@@ -315,6 +315,7 @@ def _entry(
         "purpose": localise(e.purpose, lang),
         "service": service_name(e.service_code),
         "agent": agent,
+        "window": e.staff_username,
         "case_id": e.case_id,
         "items": [
             {

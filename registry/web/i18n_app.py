@@ -169,6 +169,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "app.log.service": ("办理事项", "Service"),
     "app.log.licence": ("证照", "Licences"),
     "app.log.fields": ("（{fields}）", "({fields})"),
+    "app.log.window": ("窗口工作人员", "Window clerk"),
     "app.log.agent": ("代办人", "Agent"),
     "app.log.case": ("办件编号", "Case"),
     "app.log.via.code": ("亮证码", "By code"),

@@ -383,3 +383,55 @@ def test_the_script_carries_no_words_and_finds_all_it_asks_for() -> None:
     handed = js_strings("en")
     asked = set(re.findall(r'(?<![\w.])t\("([\w.]+)"', script)) | set(re.findall(r'"(js\.app\.[\w.]+)"', script))
     assert asked and not asked - handed.keys(), sorted(asked - handed.keys())
+
+
+# --- who took what: the exact code, and the window ------------------------------------------------------------
+
+
+async def test_each_code_reports_its_own_pulls_and_the_window(
+    client: httpx.AsyncClient,
+    browser_like: httpx.AsyncClient,
+    registry: Registry,
+    make_holder: Any,
+    make_staff: Any,
+    issuer: Org,
+) -> None:
+    """Two live codes of one holder, redeemed by two windows: each code names only its own pull, and a pull
+    made from the /window page names the clerk at the counter (UI.md: "which window")."""
+    holder = await make_holder("周敏", male=False)
+    await give(client, registry, issuer, holder, "driving_license")
+    await give(client, registry, issuer, holder, "resident_id_card")
+    first = (
+        await client.post("/api/v1/me/share-codes", json={"service_code": RENEW_DRIVING}, headers=holder.auth)
+    ).json()
+    second = (
+        await client.post("/api/v1/me/share-codes", json={"service_code": RENEW_DRIVING}, headers=holder.auth)
+    ).json()
+
+    clerk = await make_staff("agency")
+    await page_login(browser_like, "/login", username=clerk.username, password=clerk.password)
+    token = csrf_of((await browser_like.get("/window")).text)
+    resp = await browser_like.post(
+        "/api/v1/cases",
+        json={"service_code": RENEW_DRIVING, "share_code": first["code"]},
+        headers={"X-CSRF-Token": token},
+    )
+    assert resp.status_code == 201, resp.text
+    by_page = resp.json()["case_id"]
+    other = await client.post(
+        "/api/v1/cases",
+        json={"service_code": RENEW_DRIVING, "share_code": second["code"]},
+        headers=clerk.org.auth,
+    )
+    assert other.status_code == 201, other.text
+    by_system = other.json()["case_id"]
+
+    for code, case_id, window in ((first, by_page, clerk.username), (second, by_system, None)):
+        status = (await client.get(f"/api/v1/me/share-codes/{code['id']}", headers=holder.auth)).json()
+        assert status["state"] == "used"
+        assert {a["case_id"] for a in status["accesses"]} == {case_id}
+        assert len(status["accesses"]) == 2  # the licence and the ID card
+        assert {a["window"] for a in status["accesses"]} == {window}
+
+    log = (await client.get("/api/v1/me/access-log", headers=holder.auth)).json()
+    assert {e["window"] for e in log if e["case_id"] == by_page} == {clerk.username}
