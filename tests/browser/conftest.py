@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,18 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 REGISTRY = str(Path(sys.executable).parent / "registry")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that drive the browser need Debian's chromium: skipped without it, except in CI, where
+    ``REGISTRY_REQUIRE_BROWSER`` (set by .ci/run) makes a missing browser a failure."""
+    if CHROMIUM.exists():
+        return
+    needing = [item for item in items if "browser" in getattr(item, "fixturenames", ())]
+    if needing and os.environ.get("REGISTRY_REQUIRE_BROWSER"):
+        raise pytest.UsageError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
+    for item in needing:
+        item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is absent: apt-get install chromium (.ci/run does)"))
 
 
 def _free_port() -> int:
@@ -174,18 +187,35 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-@pytest.fixture
-def page(browser: Any, page_errors: PageErrors) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+@contextmanager
+def open_page(browser: Any, errors: PageErrors, viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A page in a fresh context (its own cookies: one person), whose console errors go to ``errors``."""
+    context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     pg.set_default_timeout(10_000)
-    pg.on("console", lambda msg: page_errors.messages.append(f"console: {msg.text}") if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: page_errors.messages.append(f"pageerror: {exc}"))
+    pg.on("console", lambda msg: errors.messages.append(f"console: {msg.text}") if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.messages.append(f"pageerror: {exc}"))
     try:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, page_errors: PageErrors) -> Iterator[Any]:
+    with open_page(browser, page_errors) as pg:
+        yield pg
     assert page_errors.messages == [], page_errors.messages
+
+
+def unlabelled(page: Any) -> list[str]:
+    """The visible inputs, selects and textareas with neither a ``<label for>`` nor an ``aria-label``."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>
+              !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.getAttribute('aria-label')
+           ).map(el => el.outerHTML)"""
+    )
+    return found
 
 
 @pytest.fixture(scope="session")

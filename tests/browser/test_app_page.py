@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,13 +18,8 @@ import httpx
 import pytest
 
 from registry.licence_types import default_catalog
-from tests.browser.conftest import CHROMIUM, LiveServer, PageErrors
+from tests.browser.conftest import LiveServer, PageErrors, open_page, unlabelled
 from tests.factories import new_resident_id, new_uscc
-
-if not CHROMIUM.exists():
-    if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -89,15 +83,8 @@ def daughter(live_server: LiveServer) -> dict[str, str]:
 @pytest.fixture
 def second_page(browser: Any, page_errors: PageErrors) -> Iterator[Any]:
     """Another browser (its own cookies), for a second person; its errors fail the test too."""
-    context = browser.new_context(viewport=PHONE, locale="zh-CN")
-    pg = context.new_page()
-    pg.set_default_timeout(10_000)
-    pg.on("console", lambda msg: page_errors.messages.append(f"console: {msg.text}") if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: page_errors.messages.append(f"pageerror: {exc}"))
-    try:
+    with open_page(browser, page_errors, PHONE) as pg:
         yield pg
-    finally:
-        context.close()
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -144,15 +131,6 @@ def _too_wide(page: Any) -> list[str]:
     found: list[str] = page.evaluate(
         """() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >
               window.innerWidth + 0.5 && e.offsetParent !== null).map(e => e.tagName + '.' + e.className)"""
-    )
-    return found
-
-
-def _unlabelled(page: Any) -> list[str]:
-    found: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>
-              !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.getAttribute('aria-label')
-           ).map(el => el.outerHTML)"""
     )
     return found
 
@@ -210,7 +188,7 @@ def test_log_in_with_the_keyboard_and_see_my_licences(
     assert "机动车驾驶证" in card and licences["driving_license"] in card and "有效" in card
     assert ZH_DATE.search(card), card
     assert "{" not in page.inner_text("main")
-    assert _unlabelled(page) == []
+    assert unlabelled(page) == []
     assert _fits(page)
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
     _shot(page, screenshot_dir, "phone-licences")
@@ -460,7 +438,7 @@ def test_consents_preview_grant_and_withdraw(
     _until(page, "!document.querySelector('#consent-list [data-withdraw-consent]')")
     assert page.inner_text("#consent-done") == f"已撤回对 {AGENCY_NAME} 的授权。"
     assert "已撤回或已过期（1）" in page.inner_text("#consent-list")
-    assert _unlabelled(page) == [] and _fits(page)
+    assert unlabelled(page) == [] and _fits(page)
 
 
 def test_agents_add_act_for_and_revoke(
@@ -524,7 +502,7 @@ def test_every_section_fits_is_labelled_and_speaks_the_language(
         page.click(f"#tab-{tab}")
         assert page.is_visible(f"#panel-{tab}")
         assert _fits(page), f"horizontal scroll on {tab} at {viewport['width']} px: {_too_wide(page)}"
-        assert _unlabelled(page) == [], tab
+        assert unlabelled(page) == [], tab
         if lang == "en":
             words = page.evaluate(
                 """() => [...document.querySelectorAll(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import time
 import uuid
@@ -21,13 +20,8 @@ import httpx
 import pytest
 
 from registry.licence_types import default_catalog
-from tests.browser.conftest import CHROMIUM, LiveServer, PageErrors
+from tests.browser.conftest import LiveServer, PageErrors, unlabelled
 from tests.factories import corrupt_check, new_resident_id, new_uscc
-
-if not CHROMIUM.exists():
-    if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -104,15 +98,6 @@ def _login(page: Any, server: LiveServer, officer: dict[str, Any], query: str = 
     assert "陈静" in page.inner_text(".viewer")
 
 
-def _unlabelled(page: Any) -> list[str]:
-    found: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>
-              !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.getAttribute('aria-label')
-           ).map(el => el.outerHTML)"""
-    )
-    return found
-
-
 def _fits(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
@@ -152,7 +137,7 @@ def test_issue_from_the_generated_form_by_keyboard(
     _login(page, live_server, officer, "?tab=issue&type=driving_license")
     assert page.inner_text("h1") == "发证管理"
     assert page.inner_text("#issue-heading") == "签发机动车驾驶证"
-    assert _unlabelled(page) == []
+    assert unlabelled(page) == []
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
     assert page.get_attribute("#f-file_number", "placeholder") == "例：440300512867"
     assert page.inner_text("label[for=f-vehicle_classes]").startswith("准驾车型")
@@ -398,7 +383,7 @@ def test_bulk_upload_with_progress_and_error_report(
     page: Any, page_errors: PageErrors, live_server: LiveServer, officer: dict[str, Any], screenshot_dir: Path
 ) -> None:
     _login(page, live_server, officer, "?tab=batch")
-    assert _unlabelled(page) == []
+    assert unlabelled(page) == []
     assert page.get_attribute("#batch-template", "href") == "/console/batch-template/driving_license.csv"
     template = page.request.get(f"{live_server.url}/console/batch-template/driving_license.csv")
     assert template.status == 200 and template.text().lstrip("\ufeff").startswith("holder_id_type,holder_id_number")
@@ -513,13 +498,13 @@ def test_no_horizontal_scroll_and_every_input_labelled(
     ):
         page.goto(f"{live_server.url}/console{query}")
         assert _fits(page), f"horizontal scroll at {width}px on {query}"
-        assert _unlabelled(page) == [], query
+        assert unlabelled(page) == [], query
         _shot(page, screenshot_dir, f"{width}-{re.sub(r'[^a-z_]+', '-', query).strip('-')}")
     page.goto(f"{live_server.url}{first}")
     assert _fits(page), f"horizontal scroll at {width}px on a licence's detail"
     for action in page.evaluate("[...document.querySelectorAll('[data-open]')].map(b => b.id)"):
         page.click(f"#{action}")
-        assert _fits(page) and _unlabelled(page) == [], action
+        assert _fits(page) and unlabelled(page) == [], action
         page.keyboard.press("Escape")
     if width == 390:
         page.goto(f"{live_server.url}/console?tab=issue&type=driving_license")

@@ -4,7 +4,6 @@ cookie as the browser keeps it (HttpOnly, SameSite), logout, a wrong password, E
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,8 @@ from typing import Any
 import pytest
 
 from registry.licence_types import default_catalog
-from tests.browser.conftest import CHROMIUM, LiveServer, PageErrors
+from tests.browser.conftest import LiveServer, PageErrors, unlabelled
 from tests.factories import new_uscc
-
-if not CHROMIUM.exists():
-    if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -52,22 +46,13 @@ def holder(live_server: LiveServer) -> dict[str, str]:
     return {"id_number": h.id_number, "name": h.name}
 
 
-def _unlabelled(page: Any) -> list[str]:
-    found: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(el =>
-              !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.getAttribute('aria-label')
-           ).map(el => el.outerHTML)"""
-    )
-    return found
-
-
 def test_staff_log_in_and_out_with_the_keyboard(
     page: Any, live_server: LiveServer, agency_clerk: dict[str, str], screenshot_dir: Path
 ) -> None:
     page.goto(f"{live_server.url}/window")
     assert page.url.startswith(f"{live_server.url}/login?next=%2Fwindow")
     assert page.evaluate("document.activeElement.id") == "identity"
-    assert _unlabelled(page) == []
+    assert unlabelled(page) == []
     assert page.inner_text("label[for=identity]") == "用户名"
     page.screenshot(path=str(screenshot_dir / "login-staff.png"), full_page=True)
     page.keyboard.type(agency_clerk["username"])
@@ -114,7 +99,7 @@ def test_holders_log_in_with_their_id_number(page: Any, live_server: LiveServer,
     page.goto(f"{live_server.url}/app")
     assert "/app/login?next=%2Fapp" in page.url
     assert page.get_attribute("#identity", "name") == "id_number"
-    assert _unlabelled(page) == []
+    assert unlabelled(page) == []
     page.keyboard.type(holder["id_number"])
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

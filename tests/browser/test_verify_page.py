@@ -4,7 +4,6 @@ phone and counter widths, keyboard only. Screenshots of each state go to test-ar
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -13,17 +12,8 @@ from typing import Any
 import pytest
 
 from registry.rendering.qr import render_qr_png
-from tests.browser.conftest import CHROMIUM, LiveServer, PageErrors
+from tests.browser.conftest import LiveServer, PageErrors, unlabelled
 from verification.payload import decode_payload, encode_payload
-
-if not CHROMIUM.exists():
-    # CI sets REGISTRY_REQUIRE_BROWSER: there a missing browser fails the run instead of skipping it.
-    if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(
-        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium); .ci/run does",
-        allow_module_level=True,
-    )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -89,12 +79,7 @@ def test_page_loads_focused_and_every_input_is_labelled(
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert page.evaluate("document.activeElement.id") == "payload"
     assert page.get_attribute("#result", "aria-live") == "polite"
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')].filter(el =>
-              !(el.id && document.querySelector(`label[for="${el.id}"]`)) && !el.getAttribute('aria-label')
-           ).map(el => el.outerHTML)"""
-    )
-    assert unlabelled == []
+    assert unlabelled(page) == []
     assert page.inner_text("label[for=payload]") == "扫码或粘贴二维码内容"
     assert page.inner_text("label[for=photo]").strip() == "上传二维码照片"
     assert page.get_attribute("#photo", "accept") == "image/*"

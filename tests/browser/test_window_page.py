@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import time
 import uuid
@@ -22,17 +21,8 @@ import httpx
 import pytest
 
 from registry.licence_types import default_catalog
-from tests.browser.conftest import CHROMIUM, LiveServer, PageErrors
+from tests.browser.conftest import LiveServer, PageErrors, unlabelled
 from tests.factories import new_resident_id, new_uscc
-
-if not CHROMIUM.exists():
-    # CI sets REGISTRY_REQUIRE_BROWSER: there a missing browser fails the run instead of skipping it.
-    if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-        raise RuntimeError(f"{CHROMIUM} is required for the browser tests (apt-get install chromium)")
-    pytest.skip(
-        f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium); .ci/run does",
-        allow_module_level=True,
-    )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -282,12 +272,7 @@ def test_keyboard_login_lands_on_a_labelled_page(
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert page.inner_text("h1") == "窗口办件"
     assert _focused(page) == "service-search"
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')].filter(el =>
-              el.type !== 'hidden' && !(el.id && document.querySelector(`label[for="${el.id}"]`))
-              && !el.getAttribute('aria-label')).map(el => el.outerHTML)"""
-    )
-    assert unlabelled == []
+    assert unlabelled(page) == []
     assert page.inner_text("label[for=service-search]") == "查找事项（名称或编码）"
     assert page.inner_text("label[for=scan-input]") == "扫描申请人的亮证码"
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
