@@ -13,6 +13,7 @@ from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
 from registry.settings import Settings
+from registry.stats.tally import Tally
 from registry.trust.caches import RegistryCaches, TrustPublisher
 from signing.keys import KeyProvider, MasterKey, SealedKeyProvider, Signer
 
@@ -29,6 +30,7 @@ class Registry:
     signers: dict[int, Signer] = field(default_factory=dict)
     publisher: TrustPublisher = field(default_factory=TrustPublisher)
     caches: RegistryCaches = field(init=False)
+    tally: Tally = field(init=False)
     verify_limiter: RateLimiter = field(init=False)
     login_limiter: RateLimiter = field(init=False)
     # Who holders are: None means the built-in ID-number-and-password provider (registry.holders.service).
@@ -36,6 +38,7 @@ class Registry:
 
     def __post_init__(self) -> None:
         self.caches = RegistryCaches(self.settings)
+        self.tally = Tally(self.db)
         self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)
         self.login_limiter = RateLimiter(self.settings.login_rate_per_minute, "登录请求 / login attempts")
 
@@ -51,4 +54,5 @@ class Registry:
         )
 
     async def close(self) -> None:
+        await self.tally.flush()
         await self.db.dispose()

@@ -515,6 +515,13 @@ class _Run:
 # --- the verifier ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Decoded:
+    """A payload the caller already decoded (see :meth:`Verifier.check_payload`)."""
+
+    doc: dict[str, Any]
+
+
 class Verifier:
     """Verify electronic licence credentials against a trust source and (optionally) a status source.
 
@@ -565,9 +572,14 @@ class Verifier:
 
     # --- the edge: never raises ---
 
-    def check_payload(self, text: str) -> VerificationResult:
-        """Decode a scanned ``LC1:`` payload and verify the credential in it. Never raises."""
-        return self._check(text, payload=True)
+    def check_payload(self, text: str, *, decoded: dict[str, Any] | None = None) -> VerificationResult:
+        """Decode a scanned ``LC1:`` payload and verify the credential in it. Never raises.
+
+        ``decoded``: what :func:`~verification.payload.decode_payload` returned for this very ``text``, when
+        the caller had to look inside first (the online registry does, to fetch the records it needs); the
+        payload is then not decoded twice. Passing anything else is the caller's bug.
+        """
+        return self._check(text if decoded is None else _Decoded(decoded), payload=True)
 
     def check_credential(self, doc: object) -> VerificationResult:
         """Verify a credential given as decoded JSON (any value). Never raises."""
@@ -683,7 +695,10 @@ class Verifier:
         # 1. decode: the LC1 payload (bounded: 4,096 characters, 64 KiB inflated, depth 32), or the JSON
         #    handed over directly (bounded here: depth, node count, characters, JSON types only).
         run.step = "decode"
-        if from_payload:
+        if isinstance(value, _Decoded):
+            value = value.doc
+            detail = "已解码二维码内容 / QR payload decoded"
+        elif from_payload:
             if not isinstance(value, str):
                 raise Malformed("二维码内容应为文本 / the scanned payload must be text", check="decode")
             try:
@@ -975,42 +990,53 @@ def _full_mismatch(parsed: _Credential, key: KeyInfo, full: object) -> str | Non
 
 
 def _check_json(value: object) -> None:
-    """Bound a JSON value iteratively (no recursion): depth, node count, characters, and JSON types only."""
+    """Bound a JSON value iteratively (no recursion), a level at a time: depth, node count, characters, and
+    JSON types only. Exact-type dispatch first: it runs on every scan."""
+    too_many = f"凭证过大 / credential has more than {MAX_NODES} JSON values"
+    too_deep = f"凭证嵌套层级过深 / credential nested deeper than {MAX_DEPTH}"
     nodes = chars = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise Malformed(f"凭证过大 / credential has more than {MAX_NODES} JSON values", check="decode")
-        if isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                raise Malformed(f"凭证嵌套层级过深 / credential nested deeper than {MAX_DEPTH}", check="decode")
-            # Count a container's members before walking them, so a huge one is refused in O(1).
-            if nodes + len(stack) + len(item) > MAX_NODES:
-                raise Malformed(f"凭证过大 / credential has more than {MAX_NODES} JSON values", check="decode")
-        if isinstance(item, dict):
-            for k, v in item.items():
-                if not isinstance(k, str):
-                    raise Malformed("凭证的键必须是字符串 / object keys must be strings", check="decode")
-                chars += len(k)
-                stack.append((v, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-        elif isinstance(item, str):
-            chars += len(item)
-        elif isinstance(item, bool) or item is None:
-            pass
-        elif isinstance(item, int):
-            if abs(item) > _MAX_SAFE_INTEGER:
-                raise Malformed("整数超出 JSON 安全范围 / integer beyond ±(2^53−1)", check="decode")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise Malformed("数值不是有限数 / number is not finite", check="decode")
-        else:
-            raise Malformed(f"不是 JSON 值 / not a JSON value: {type(item).__name__}", check="decode")
+    level: list[object] = [value]
+    depth = 1
+    while level:
+        nodes += len(level)
+        below: list[object] = []
+        for item in level:
+            kind = type(item)
+            if kind is str:
+                chars += len(item)  # type: ignore[arg-type]
+                continue
+            if kind is bool or item is None:
+                continue
+            if isinstance(item, dict | list):
+                if depth > MAX_DEPTH:
+                    raise Malformed(too_deep, check="decode")
+                # Count a container's members before taking them, so a huge one is refused in O(1).
+                if nodes + len(below) + len(item) > MAX_NODES:
+                    raise Malformed(too_many, check="decode")
+                if isinstance(item, dict):
+                    for k in item:
+                        if not isinstance(k, str):
+                            raise Malformed("凭证的键必须是字符串 / object keys must be strings", check="decode")
+                        chars += len(k)
+                    below.extend(item.values())
+                else:
+                    below.extend(item)
+            elif isinstance(item, str):
+                chars += len(item)
+            elif isinstance(item, bool):
+                pass
+            elif isinstance(item, int):
+                if abs(item) > _MAX_SAFE_INTEGER:
+                    raise Malformed("整数超出 JSON 安全范围 / integer beyond ±(2^53−1)", check="decode")
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    raise Malformed("数值不是有限数 / number is not finite", check="decode")
+            else:
+                raise Malformed(f"不是 JSON 值 / not a JSON value: {type(item).__name__}", check="decode")
         if chars > MAX_CHARS:
             raise Malformed(f"凭证过大 / credential text longer than {MAX_CHARS} characters", check="decode")
+        level = below
+        depth += 1
 
 
 def _malformed(message: str) -> Malformed:

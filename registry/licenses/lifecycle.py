@@ -129,6 +129,7 @@ async def change_status(reg: Registry, principal: Principal, identifier: str, ac
         )
         await apply_status(session, licence, now)
         name = await _issuer_name(session, licence.issuer_code)
+    reg.caches.expire()  # this worker's next scan sees the change at once
     return Changed(licence, name)
 
 
@@ -180,6 +181,7 @@ async def new_version(
             )
         )
         await apply_status(session, old, now)
+    reg.caches.expire()
     return Changed(old, name, new_version=new)
 
 

@@ -123,7 +123,9 @@ async def rotate_key(reg: Registry, org_code: str) -> SigningKey:
             if key.state == "active":
                 key.state, key.retired_at = "retired", now
                 session.add(key)
-        return await create_signing_key(reg, session, org_code)
+        new = await create_signing_key(reg, session, org_code)
+    reg.caches.expire()  # this worker's next scan sees the new key state at once
+    return new
 
 
 async def revoke_key(reg: Registry, org_code: str, key_ref: str, compromised_at: datetime) -> SigningKey:
@@ -152,6 +154,7 @@ async def revoke_key(reg: Registry, org_code: str, key_ref: str, compromised_at:
             await create_signing_key(reg, session, org_code)
         else:
             await counters.bump(session, counters.KEYS)
+    reg.caches.expire()
     return key
 
 

@@ -4,45 +4,24 @@ hall spared — the free-of-paper rate (免提交率) per service item and per a
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 
 from registry import errors
 from registry.auth.tokens import Principal
 from registry.context import Registry
 from registry.models import Case, CaseMaterial, DailyCounter, License, Organisation
 from registry.service_items import default_service_catalog
+from registry.stats.tally import CHINA, add_to_day, local_day
 
-CHINA = timezone(timedelta(hours=8))  # a hall's day is the local calendar day
 SPARED = ("pulled", "fulfilled")
 
 
-def local_day(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
-
-
 async def count(reg: Registry, metric: str, n: int = 1) -> None:
-    """Add to today's tally (one UPDATE; the day's first hit inserts, a racing insert retries the UPDATE)."""
-    today = local_day(datetime.now(UTC))
-    for _ in range(2):
-        try:
-            async with reg.db.transaction() as session:
-                done = (
-                    await session.exec(
-                        update(DailyCounter)
-                        .where(col(DailyCounter.day) == today, col(DailyCounter.metric) == metric)
-                        .values(value=DailyCounter.value + n)
-                        .returning(col(DailyCounter.value))
-                    )
-                ).first()
-                if done is None:
-                    session.add(DailyCounter(day=today, metric=metric, value=n))
-            return
-        except IntegrityError:
-            continue
+    """Add to today's tally at once (one UPDATE); the scan path uses ``reg.tally`` instead."""
+    await add_to_day(reg.db, local_day(datetime.now(UTC)), metric, n)
 
 
 def _bucket(day: date, period: str) -> str:
@@ -60,6 +39,7 @@ async def statistics(
         raise errors.Forbidden("统计仅供机构查看 / Statistics are for departments and agencies")
     if period not in ("day", "month"):
         raise errors.ValidationFailed("period 须为 day 或 month / period must be day or month")
+    await reg.tally.flush()  # what this worker counted is in what it reports
     end = end or local_day(datetime.now(UTC))
     start = start or end - timedelta(days=30)
     if start > end or (end - start).days > 3660:

@@ -8,7 +8,9 @@ bumps the counter in the same transaction, so every worker sees it within that i
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import counters
 from registry.db import Database
-from registry.models import Organisation, SigningKey, StatusList
+from registry.models import License, Organisation, SigningKey, StatusList
 from registry.settings import Settings
 from signing.keys import Signer
 from signing.multikey import multikey_to_public_key
@@ -60,21 +62,57 @@ class TrustPublisher:
     trust_signer: Signer | None = None
 
 
+@dataclass(frozen=True)
+class IssuanceFacts:
+    """What a scan needs from a licence's issuance record. None of it ever changes (its status lives in the
+    status lists), so a copy in memory is never stale."""
+
+    identifier: str
+    issued_at: datetime
+    proof_values: frozenset[str]  # of the credential and of its compact form: what the registry signed
+    full_jcs: str | None  # the full credential, kept only when the QR carries the compact form
+
+    @classmethod
+    def of(cls, licence: License) -> IssuanceFacts:
+        docs = [licence.credential_jcs, licence.compact_jcs or ""]
+        proofs = frozenset(json.loads(doc)["proof"]["proofValue"] for doc in docs if doc)
+        full = licence.credential_jcs if licence.compact_jcs else None
+        return cls(licence.identifier, licence.issued_at, proofs, full)
+
+
+ISSUANCE_CACHE_SIZE = 20_000  # licences; ~1 KB each, a few KB for the compact ones
+
+
 @dataclass
 class RegistryCaches:
     settings: Settings
     status_bits: dict[str, bytes] = field(default_factory=dict)
     keys: dict[str, KeyInfo] = field(default_factory=dict)
+    # The most recently scanned licences' issuance facts, least recently used first.
+    issuance: OrderedDict[str, IssuanceFacts] = field(default_factory=OrderedDict)
     _status_seen: int = -1
     _keys_seen: int = -1
     _last_poll: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Changes this worker committed (expire() counts them) and how many the last poll has seen.
+    _changes: int = 0
+    _changes_seen: int = 0
+
+    def expire(self) -> None:
+        """This worker just committed a status or key change: the next scan must see it, not wait for a poll."""
+        self._changes += 1
 
     async def refresh(self, db: Database, *, force: bool = False, session: AsyncSession | None = None) -> None:
-        if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
+        own_change = self._changes != self._changes_seen
+        due = time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds
+        if not (force or own_change or due):
             return
+        if self._lock.locked() and not (force or own_change):
+            return  # another request is polling: answer from what we hold rather than queue behind it
         async with self._lock:
-            if not force and time.monotonic() - self._last_poll < self.settings.cache_poll_seconds:
+            target = self._changes
+            due = time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds
+            if not (force or target != self._changes_seen or due):
                 return
             async with _reading(db, session) as session:
                 seen = await counters.read_all(session)
@@ -93,6 +131,7 @@ class RegistryCaches:
                     self.keys = {info.verification_method: info for info in infos}
                     self._keys_seen = seen.get(counters.KEYS, 0)
             self._last_poll = time.monotonic()
+            self._changes_seen = target
 
     async def load_lists(self, db: Database, list_ids: set[str], session: AsyncSession | None = None) -> None:
         """Lists created since the last refresh (all bits clear, version 0) are fetched on first use."""
@@ -121,6 +160,24 @@ class RegistryCaches:
             ).first()
         if row is not None:
             self.keys[verification_method] = self._key_info(*row)
+
+    async def issuance_facts(
+        self, db: Database, identifier: str, session: AsyncSession | None = None
+    ) -> IssuanceFacts | None:
+        """The facts of a licence this registry issued, from memory when scanned lately, else its record."""
+        facts = self.issuance.get(identifier)
+        if facts is not None:
+            self.issuance.move_to_end(identifier)
+            return facts
+        async with _reading(db, session) as session:
+            licence = await session.get(License, identifier)
+        if licence is None:
+            return None  # not remembered: the identifier may yet be issued
+        facts = IssuanceFacts.of(licence)
+        self.issuance[identifier] = facts
+        if len(self.issuance) > ISSUANCE_CACHE_SIZE:
+            self.issuance.popitem(last=False)
+        return facts
 
     def list_id(self, list_url: str) -> str | None:
         prefix = f"{self.settings.base_url}/status-lists/"

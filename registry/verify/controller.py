@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from registry import errors
 from registry.context import Registry
 from registry.http.ratelimit import client_key
-from registry.stats.service import count
 from registry.verify import service
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024  # phone photos run to several MB
@@ -54,7 +53,7 @@ class VerificationController(Controller):
     ) -> dict[str, Any]:
         registry.verify_limiter.take(client_key(request))
         result = await service.verify(registry, payload=data.payload, credential=data.credential)
-        await count(registry, "verified")
+        registry.tally.add("verified")
         return result
 
     @post(
@@ -76,5 +75,5 @@ class VerificationController(Controller):
                 "请以 multipart 字段 file 上传图片 / Upload the image as multipart field 'file'"
             )
         result = await service.verify_image(registry, await upload.read())
-        await count(registry, "verified")
+        registry.tally.add("verified")
         return result

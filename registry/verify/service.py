@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry.context import Registry
 from registry.models import License
 from registry.rendering.qr import decode_qr_image
-from registry.trust.caches import CachedStatus, CachedTrust
+from registry.trust.caches import CachedStatus, CachedTrust, IssuanceFacts
 from verification.payload import PayloadError, decode_payload
 from verification.verifier import Verifier
 
@@ -31,32 +31,27 @@ class _Records:
     real licence's id but carries another proof (a forgery with a stolen key) has no record.
     """
 
-    def __init__(self, licence: License | None, presented: dict[str, Any] | None) -> None:
-        self._licence = licence
+    def __init__(self, facts: IssuanceFacts | None, presented: dict[str, Any] | None) -> None:
+        self._facts = facts
         self._id = presented.get("id") if presented is not None else None
         proof = presented.get("proof") if presented is not None else None
         self._proof_value = proof.get("proofValue") if isinstance(proof, dict) else None
 
-    def _signed_by_us(self) -> bool:
-        if self._licence is None or not isinstance(self._proof_value, str):
-            return False
-        ours = [self._licence.credential_jcs, self._licence.compact_jcs or ""]
-        return any(json.loads(doc)["proof"]["proofValue"] == self._proof_value for doc in ours if doc)
-
     def issued_at(self, credential_id: str) -> datetime | None:
-        if self._licence is None or credential_id != self._id or not self._signed_by_us():
+        facts = self._facts
+        if facts is None or credential_id != self._id or self._proof_value not in facts.proof_values:
             return None
-        return self._licence.issued_at
+        return facts.issued_at
 
     def full(self, credential_id: str) -> Mapping[str, Any] | None:
-        if self._licence is None or credential_id != self._id:
+        if self._facts is None or self._facts.full_jcs is None or credential_id != self._id:
             return None
-        loaded: dict[str, Any] = json.loads(self._licence.credential_jcs)
+        loaded: dict[str, Any] = json.loads(self._facts.full_jcs)
         return loaded
 
 
 def _peek(payload: str | None, credential: object) -> dict[str, Any] | None:
-    """Best-effort look inside, to fetch what the verifier will ask about; the verifier decodes again."""
+    """Look inside first, to fetch what the verifier will ask about; the verifier reuses the decoded payload."""
     if payload is not None:
         try:
             return decode_payload(payload)
@@ -71,15 +66,12 @@ async def verify(
     """``session``: the caller's, when it verifies inside its own transaction (a window's pull)."""
     await reg.caches.refresh(reg.db, session=session)
     doc = _peek(payload, credential)
-    licence: License | None = None
+    facts: IssuanceFacts | None = None
+    identifier: str | None = None
     if doc is not None:
         if isinstance(doc.get("id"), str) and doc["id"].startswith(f"{reg.settings.base_url}/licenses/"):
             identifier = doc["id"].rsplit("/", 1)[1][:100]
-            if session is not None:
-                licence = await session.get(License, identifier)
-            else:
-                async with reg.db.read() as fresh:
-                    licence = await fresh.get(License, identifier)
+            facts = await reg.caches.issuance_facts(reg.db, identifier, session)
         proof = doc.get("proof")
         if isinstance(proof, dict) and isinstance(proof.get("verificationMethod"), str):
             await reg.caches.load_key(reg.db, proof["verificationMethod"], session)
@@ -91,20 +83,39 @@ async def verify(
             if isinstance(e, dict) and isinstance(e.get("statusListCredential"), str)
         }
         await reg.caches.load_lists(reg.db, {i for i in list_ids if i}, session)
-    records = _Records(licence, doc)
+    records = _Records(facts, doc)
     verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
-    result = verifier.check_payload(payload) if payload is not None else verifier.check_credential(credential)
+    if payload is not None:
+        result = verifier.check_payload(payload, decoded=doc if isinstance(doc, dict) else None)
+    else:
+        result = verifier.check_credential(credential)
     out: dict[str, Any] = result.to_dict()
     out.pop("full_credential", None)  # matched, not disclosed: the scanner learns only what the QR carries
+    out.pop("credential", None)  # the scanner holds it already; `license` is what it asked for
     summary = out.get("license")
     if isinstance(summary, dict) and summary.get("type") in reg.catalog:
         summary["type_name"] = reg.catalog.get(summary["type"]).name
         summary["type_name_en"] = reg.catalog.get(summary["type"]).name_en
-    if isinstance(summary, dict) and licence is not None and licence.status == "superseded":
+    # A renewed or amended licence's old version reads revoked in its status list; say why.
+    if (
+        isinstance(summary, dict)
+        and facts is not None
+        and out.get("verdict") == "revoked"
+        and await _status_of(reg, facts.identifier, session) == "superseded"
+    ):
         summary["status"] = "superseded"
     out["mode"] = "online"
     out["registry"] = {"id": reg.settings.registry_id, "name": reg.settings.registry_name}
     return out
+
+
+async def _status_of(reg: Registry, identifier: str, session: AsyncSession | None) -> str | None:
+    if session is not None:
+        licence = await session.get(License, identifier)
+    else:
+        async with reg.db.read() as fresh:
+            licence = await fresh.get(License, identifier)
+    return licence.status if licence is not None else None
 
 
 async def verify_image(reg: Registry, image: bytes) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import io
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,21 @@ def test_token_bucket_refills() -> None:
         limiter.take("a", now=100.0)
     limiter.take("b", now=100.0)  # another client has its own bucket
     limiter.take("a", now=101.1)  # a second later, one more token
+
+
+async def test_this_worker_sees_its_own_revocation_at_once(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org
+) -> None:
+    """Between polls a worker answers scans from memory; a change it committed itself is never one poll late,
+    while scans that arrive during another request's poll do not queue behind it."""
+    lic = await issued(client, registry, issuer)
+    assert (await verify(client, payload=lic["qr_payload"]))["verdict"] == "valid"
+    registry.caches._last_poll = time.monotonic() + 3600  # no periodic poll during this test
+    try:
+        resp = await client.post(
+            f"/api/v1/licenses/{lic['identifier']}/revoke", json={"reason": "测试"}, headers=issuer.auth
+        )
+        assert resp.status_code == 200, resp.text
+        assert (await verify(client, payload=lic["qr_payload"]))["verdict"] == "revoked"
+    finally:
+        registry.caches._last_poll = 0.0
