@@ -12,6 +12,7 @@ from registry.db import Database
 from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
+from registry.rendering.pool import RenderPool
 from registry.settings import Settings
 from registry.stats.tally import Tally
 from registry.trust.caches import RegistryCaches, TrustPublisher
@@ -31,6 +32,7 @@ class Registry:
     publisher: TrustPublisher = field(default_factory=TrustPublisher)
     caches: RegistryCaches = field(init=False)
     tally: Tally = field(init=False)
+    render_pool: RenderPool = field(default_factory=RenderPool)
     verify_limiter: RateLimiter = field(init=False)
     login_limiter: RateLimiter = field(init=False)
     # Who holders are: None means the built-in ID-number-and-password provider (registry.holders.service).
@@ -55,4 +57,5 @@ class Registry:
 
     async def close(self) -> None:
         await self.tally.flush()
+        self.render_pool.close()
         await self.db.dispose()

@@ -1,7 +1,9 @@
-"""QR images and printable PDFs: rendered on first request, off the event loop, cached in the database."""
+"""QR images and printable PDFs: rendered on first request — QR codes in a thread, PDFs in a process pool,
+once however many ask at the same moment — and cached in the database."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import anyio.to_thread
@@ -57,22 +59,51 @@ def printable(lt: LicenseType, licence: License, issuer_name: str, fields: dict[
     )
 
 
+# Renderings under way in this worker: concurrent first requests for one licence's PDF share one.
+_in_flight: dict[tuple[str, str, str], asyncio.Future[bytes]] = {}
+
+
 # The PDF prints the licence's status, so a status change must delete the licence's renditions.
 async def rendition(reg: Registry, licence: License, kind: str, issuer_name: str, fields: dict[str, object]) -> bytes:
     async with reg.db.read() as session:
         cached = await session.get(Rendition, (licence.identifier, kind))
     if cached is not None:
         return cached.content
+    key = (licence.identifier, kind, licence.status)
+    running = _in_flight.get(key)
+    if running is not None:
+        return await asyncio.shield(running)
+    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    _in_flight[key] = future
+    try:
+        content = await _render_and_store(reg, licence, kind, issuer_name, fields)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: waiters re-raise it, and nobody is warned of an unseen one
+        raise
+    else:
+        future.set_result(content)
+        return content
+    finally:
+        del _in_flight[key]
+
+
+async def _render_and_store(
+    reg: Registry, licence: License, kind: str, issuer_name: str, fields: dict[str, object]
+) -> bytes:
     if kind == "qr.png":
         content = await anyio.to_thread.run_sync(render_qr_png, licence.qr_payload)
     elif kind == "qr.svg":
         content = await anyio.to_thread.run_sync(render_qr_svg, licence.qr_payload)
     else:
         doc = printable(reg.catalog.get(licence.license_type), licence, issuer_name, fields)
-        content = await anyio.to_thread.run_sync(render_license_pdf, doc)
+        content = await reg.render_pool.run(render_license_pdf, doc)
     try:
         async with reg.db.transaction() as session:
-            session.add(Rendition(identifier=licence.identifier, kind=kind, content=content))
+            # A status change while this rendered deleted the renditions: keep no copy printed before it.
+            current = await session.get(License, licence.identifier)
+            if current is not None and current.status == licence.status:
+                session.add(Rendition(identifier=licence.identifier, kind=kind, content=content))
     except IntegrityError:
         pass  # another worker rendered it first; both renderings are of the same licence
     return content

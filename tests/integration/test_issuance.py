@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -231,3 +232,27 @@ async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
     spec = await client.get("/schema/openapi.json")
     assert spec.status_code == 200
     assert "/api/v1/licenses" in spec.json()["paths"]
+
+
+async def test_concurrent_first_prints_render_once(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight windows ask for a new licence's PDF at the same moment: one rendering (in the process pool),
+    eight identical answers, one cached copy; the next asks are served from the cache."""
+    out = (await issue(client, issuer, example_body(registry, "driving_license"))).json()
+    url = f"/api/v1/licenses/{out['identifier']}/pdf"
+    renders = 0
+    real_run = registry.render_pool.run
+
+    async def counting_run(fn: Any, *args: object) -> Any:
+        nonlocal renders
+        renders += 1
+        return await real_run(fn, *args)
+
+    monkeypatch.setattr(registry.render_pool, "run", counting_run)
+    answers = await asyncio.gather(*(client.get(url, headers=issuer.auth) for _ in range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.content for a in answers}) == 1
+    assert renders == 1
+    again = await client.get(url, headers=issuer.auth)
+    assert again.content == answers[0].content and renders == 1

@@ -24,6 +24,7 @@ from registry.rendering.qr import render_qr_png
 from signing.data_integrity import add_proof
 from signing.keys import Ed25519Signer
 from tests.conftest import BASE_URL, Org
+from tests.factories import corrupt_check
 from tests.integration.test_bad_input import assert_problem
 from tests.integration.test_issuance import ALL_TYPES, example_body, issue
 from tests.integration.test_lifecycle import act
@@ -141,7 +142,7 @@ async def test_bad_signature_and_unknown_issuer(client: httpx.AsyncClient, regis
     # A look-alike department the registry never registered, signing with its own key.
     forged = copy.deepcopy(lic["credential"])
     del forged["proof"]
-    fake_did = f"did:web:testserver.local:departments:{issuer.code[:-1]}0"
+    fake_did = f"did:web:testserver.local:departments:{corrupt_check(issuer.code)}"  # never the real one
     forged["issuer"]["id"] = fake_did
     signed = add_proof(forged, Ed25519Signer.generate(f"{fake_did}#key-1"), created=vc_time(datetime.now(UTC)))
     result = await verify(client, payload=encode_payload(signed))
