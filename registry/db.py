@@ -111,6 +111,16 @@ class Database:
         async with self._readers() as session:
             yield session
 
+    @asynccontextmanager
+    async def read_within(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        """The caller's session when it has one (a request already inside a transaction must not take a
+        second connection from the pool while holding the first), else a fresh one for reading."""
+        if session is not None:
+            yield session
+            return
+        async with self.read() as fresh:
+            yield fresh
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -12,7 +12,8 @@ import anyio.to_thread
 from sqlmodel import col, select
 
 from registry.auth.tokens import Principal
-from registry.cases.service import CHINA, DELIVERED, case_materials, own_case
+from registry.calendar import CHINA
+from registry.cases.service import DELIVERED, case_materials, own_case
 from registry.context import Registry
 from registry.licenses.renditions import cn_date, printable
 from registry.models import License, Organisation

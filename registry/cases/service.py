@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import errors
 from registry.auth.tokens import Principal
+from registry.calendar import CHINA
 from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut, CommitmentCreate, CommitmentOut
 from registry.context import Registry
 from registry.licenses.credentials import excerpt_credential, vc_time
@@ -26,7 +27,6 @@ from signing.data_integrity import add_proof
 from signing.jcs import canonicalize
 
 DELIVERED = ("pulled", "fulfilled")
-CHINA = timezone(timedelta(hours=8))  # due dates are the applicant's calendar days
 DAY_LIST_MAX = 500  # a busy hall serves a few hundred applicants a day; the list stays one response
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from registry.calendar import CHINA
 from registry.models import AccessLog, AgentGrant, Consent
 
 FieldLimits = dict[str, list[str]]
-CHINA = timezone(timedelta(hours=8))
 ShareCodeState = Literal["active", "used", "expired", "withdrawn"]
 
 

@@ -11,17 +11,12 @@ from sqlmodel import col, select
 
 from registry import errors
 from registry.auth.tokens import Principal
+from registry.calendar import CHINA, local_day
 from registry.context import Registry
 from registry.models import Case, CaseMaterial, DailyCounter, License, Organisation
 from registry.service_items import default_service_catalog
-from registry.stats.tally import CHINA, add_to_day, local_day
 
 SPARED = ("pulled", "fulfilled")
-
-
-async def count(reg: Registry, metric: str, n: int = 1) -> None:
-    """Add to today's tally at once (one UPDATE); the scan path uses ``reg.tally`` instead."""
-    await add_to_day(reg.db, local_day(datetime.now(UTC)), metric, n)
 
 
 def _bucket(day: date, period: str) -> str:

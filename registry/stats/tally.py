@@ -11,22 +11,18 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, update
 
+from registry.calendar import local_day
 from registry.db import Database
 from registry.models import DailyCounter
 
-CHINA = timezone(timedelta(hours=8))  # a hall's day is the local calendar day
 FLUSH_EVERY = 1.0  # seconds
 
 log = logging.getLogger("registry.stats")
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
 
 
 async def add_to_day(db: Database, day: date, metric: str, n: int) -> None:

@@ -11,8 +11,6 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,17 +26,6 @@ from signing.keys import Signer
 from signing.multikey import multikey_to_public_key
 from verification.status_list import bit_at
 from verification.verifier import Freshness, KeyInfo, StatusAnswer
-
-
-@asynccontextmanager
-async def _reading(db: Database, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
-    """The caller's session when it has one (a request already inside a transaction must not take a second
-    connection from the pool while holding the first), else a fresh read-only one."""
-    if session is not None:
-        yield session
-        return
-    async with db.read() as fresh:
-        yield fresh
 
 
 @dataclass(frozen=True)
@@ -114,7 +101,7 @@ class RegistryCaches:
             due = time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds
             if not (force or target != self._changes_seen or due):
                 return
-            async with _reading(db, session) as session:
+            async with db.read_within(session) as session:
                 seen = await counters.read_all(session)
                 if seen.get(counters.STATUS, 0) != self._status_seen:
                     rows = await session.exec(
@@ -138,7 +125,7 @@ class RegistryCaches:
         missing = list_ids - self.status_bits.keys()
         if not missing:
             return
-        async with _reading(db, session) as session:
+        async with db.read_within(session) as session:
             rows = await session.exec(select(StatusList.id, StatusList.bits).where(col(StatusList.id).in_(missing)))
             for list_id, bits in rows.all():
                 self.status_bits.setdefault(list_id, bits)
@@ -148,7 +135,7 @@ class RegistryCaches:
         ours = self.settings.parse_key_id(verification_method)
         if verification_method in self.keys or ours is None:
             return
-        async with _reading(db, session) as session:
+        async with db.read_within(session) as session:
             row = (
                 await session.exec(
                     select(SigningKey, Organisation).where(
@@ -169,7 +156,7 @@ class RegistryCaches:
         if facts is not None:
             self.issuance.move_to_end(identifier)
             return facts
-        async with _reading(db, session) as session:
+        async with db.read_within(session) as session:
             licence = await session.get(License, identifier)
         if licence is None:
             return None  # not remembered: the identifier may yet be issued

@@ -110,11 +110,8 @@ async def verify(
 
 
 async def _status_of(reg: Registry, identifier: str, session: AsyncSession | None) -> str | None:
-    if session is not None:
-        licence = await session.get(License, identifier)
-    else:
-        async with reg.db.read() as fresh:
-            licence = await fresh.get(License, identifier)
+    async with reg.db.read_within(session) as reading:
+        licence = await reading.get(License, identifier)
     return licence.status if licence is not None else None
 
 

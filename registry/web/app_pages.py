@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from litestar import Controller, Request, get
@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 
 from registry import errors
 from registry.auth.sessions import principal_of
+from registry.calendar import CHINA
 from registry.context import Registry
 from registry.holders import service as holders
 from registry.licence_types import FieldSpec
@@ -33,7 +34,6 @@ from registry.web.i18n import Lang, format_date, t
 from registry.web.pages import localise, page_lang, page_session, render, viewer_of
 
 TABS: Final = ("licences", "share", "consents", "log", "agents")
-CHINA: Final = timezone(timedelta(hours=8))  # the registry's calendar and clock: 北京时间
 # Badge colour of each licence status (GB/T practice: 01 有效 … 07 吊销).
 STATUS_BADGE: Final = {
     "active": "ok",

@@ -12,7 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from registry import errors
 from registry.auth import sessions
 from registry.auth.tokens import Principal
+from registry.calendar import CHINA
 from registry.context import Registry
 from registry.licence_types import LONG_TERM, FieldSpec, LicenseType
 from registry.licenses import batch, lifecycle, search, service
@@ -36,7 +37,6 @@ from registry.web.i18n import Lang, format_date, t
 from registry.web.pages import localise, page_lang, page_session, render, viewer_of
 
 TABS: Final = ("issue", "find", "batch", "keys")
-CHINA: Final = timezone(timedelta(hours=8))  # history times read as the officers' wall clock (no DST)
 # How each status looks: a calm badge for in force, amber for a pause, red for the end of a licence.
 STATUS_BADGE: Final = {
     "active": "badge--ok",

@@ -73,14 +73,6 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "forbidden.title": ("无权访问此页面", "Not your page"),
     "forbidden.text": ("您的账号不能使用此页面。", "Your account cannot use this page."),
     "forbidden.home": ("返回我的页面", "Back to my page"),
-    "js.common.network": (
-        "无法连接服务器，请检查网络后重试。",
-        "Cannot reach the server. Check the network and retry.",
-    ),
-    "js.common.http_error": (
-        "服务器返回错误（{status}），请稍后重试。",
-        "The server answered with an error ({status}); retry later.",
-    ),
     # --- /verify ---
     "verify.title": ("证照核验", "Verify a licence"),
     "verify.intro": (

@@ -8,7 +8,7 @@ action and redraws the same markup from its answers, with the words handed over 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from litestar import Controller, Request, get
@@ -18,6 +18,7 @@ from litestar.response import Redirect, Template
 from registry import errors
 from registry.auth import sessions
 from registry.auth.tokens import Principal
+from registry.calendar import CHINA
 from registry.cases import service as cases
 from registry.cases.schemas import CaseMaterialOut, CaseOut
 from registry.context import Registry
@@ -27,7 +28,6 @@ from registry.stats.service import statistics
 from registry.web.i18n import Lang, format_date, t
 from registry.web.pages import page_lang, page_session, render, viewer_of
 
-CHINA: Final = timezone(timedelta(hours=8))  # the hall's clock: "today", case times and due dates
 DELIVERED: Final = ("pulled", "fulfilled")
 DEFAULT_DUE_DAYS: Final = 30  # the API's default for a commitment; the form starts there
 MAX_DUE_DAYS: Final = 365  # the API accepts up to a year ahead

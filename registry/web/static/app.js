@@ -83,7 +83,7 @@
   }
 
   function showProblem(box, err) {
-    say(box, err && err.message ? err.message : t("js.common.network"));
+    say(box, err && err.message ? err.message : t("js.network"));
     box.hidden = false;
     if (err && err.focus) err.focus.focus();
   }
@@ -107,13 +107,13 @@
           location.reload();
           return;
         }
-        if (!resp.ok) throw new P.ApiError(resp.status, null, t("js.common.http_error", { status: resp.status }));
+        if (!resp.ok) throw new P.ApiError(resp.status, null, t("js.http_error", { status: resp.status }));
         return resp.text().then(function (html) {
           box.innerHTML = html;
         });
       },
       function () {
-        throw new P.ApiError(0, null, t("js.common.network"));
+        throw new P.ApiError(0, null, t("js.network"));
       }
     );
   }

@@ -38,7 +38,7 @@
   function problemMessage(status, problem) {
     if (problem && typeof problem.detail === "string" && problem.detail) return inLang(problem.detail);
     if (problem && typeof problem.title === "string" && problem.title) return inLang(problem.title);
-    return t("js.common.http_error", { status: status });
+    return t("js.http_error", { status: status });
   }
 
   // A session that ended (idle, logged out elsewhere) sends the user to log in again, then back here.
@@ -81,7 +81,7 @@
         });
       },
       function () {
-        throw new ApiError(0, null, t("js.common.network"));
+        throw new ApiError(0, null, t("js.network"));
       }
     );
   }

@@ -3,19 +3,15 @@
 (function () {
   "use strict";
 
-  var S = JSON.parse(document.getElementById("page-strings").textContent);
-  var LANG = document.documentElement.lang === "en" ? "en" : "zh";
+  // Words, their placeholders and the "中文 / English" halves of API messages: common.js, loaded first.
+  var P = window.RegistryPage;
+  var S = P.strings;
+  var LANG = P.lang;
+  var fmt = P.t;
+  var inLang = P.inLang;
 
   function $(id) {
     return document.getElementById(id);
-  }
-
-  function fmt(key, vars) {
-    var text = S[key];
-    if (text === undefined) return "";
-    return text.replace(/\{(\w+)\}/g, function (whole, name) {
-      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole;
-    });
   }
 
   // Like fmt, into an element: each filled-in value is kept on one line (a date never breaks in two).
@@ -33,14 +29,6 @@
         el.appendChild(document.createTextNode(part));
       }
     });
-  }
-
-  // API messages are "中文 / English": show the half in the page's language.
-  function inLang(text) {
-    if (typeof text !== "string") return "";
-    var at = text.indexOf(" / ");
-    if (at < 0) return text;
-    return LANG === "en" ? text.slice(at + 3) : text.slice(0, at);
   }
 
   var form = $("scan-form");
