@@ -16,6 +16,7 @@ from registry.context import Registry
 from registry.migrate import upgrade
 from registry.settings import Settings
 from signing.errors import SigningError
+from signing.keys import SealedKeyProvider
 
 T = TypeVar("T")
 
@@ -441,10 +442,18 @@ def _cli_actor() -> str:
     type=click.Path(dir_okay=False, writable=True),
     help="Where to write the error report, if a row fails [default: FILE.errors.csv beside FILE]",
 )
-def issue_batch(org: str, license_type: str, file: str, as_json: bool, errors_file: str | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Processes that validate and sign [default: one per core; 0 = in this process]",
+)
+def issue_batch(
+    org: str, license_type: str, file: str, as_json: bool, errors_file: str | None, workers: int | None
+) -> None:
     from pathlib import Path
 
-    from registry.licenses import batch
+    from registry.licenses import batch, bulk, rows
 
     path = Path(file)
     report = Path(errors_file) if errors_file else path.with_suffix(".errors.csv")
@@ -464,10 +473,19 @@ def issue_batch(org: str, license_type: str, file: str, as_json: bool, errors_fi
         try:
             lt = reg.catalog.get(license_type)
             await batch.check_issuer(reg, org, lt)
-            source = batch.CsvSource.from_path(path, lt)
+            source = rows.CsvSource.from_path(path, lt)
             encoding = "GB18030" if source.encoding == "gb18030" else "UTF-8"
             click.echo(f"{path.name}: {source.total} 行 rows, {encoding}, {lt.name} / {lt.name_en}", err=True)
-            return await batch.issue_batch(reg, org, source, errors_to=report, actor=_cli_actor(), progress=progress)
+            work: bulk.Work = bulk.InProcess()
+            if workers != 0 and isinstance(reg.key_provider, SealedKeyProvider):
+                # Workers unseal keys from the same master key file; another key provider signs in here.
+                work = bulk.Pooled(reg.settings.master_key_file, workers)
+            try:
+                return await batch.issue_batch(
+                    reg, org, source, errors_to=report, actor=_cli_actor(), progress=progress, work=work
+                )
+            finally:
+                work.close()
         except usage_errors as exc:
             return exc
 

@@ -7,11 +7,13 @@ agree across workers except caches whose source of truth is the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from registry.db import Database
 from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
+from registry.licenses.group import GroupCommit
 from registry.rendering.pool import RenderPool
 from registry.settings import Settings
 from registry.stats.tally import Tally
@@ -37,6 +39,8 @@ class Registry:
     login_limiter: RateLimiter = field(init=False)
     # Who holders are: None means the built-in ID-number-and-password provider (registry.holders.service).
     identity: IdentityProvider | None = None
+    # POST /api/v1/licenses in flight, written a group per transaction (registry.licenses.service.issue).
+    issue_group: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
 
     def __post_init__(self) -> None:
         self.caches = RegistryCaches(self.settings)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, Table, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -38,6 +38,43 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 READ_ONLY = "registry_read_only"
+
+
+async def insert_many(
+    session: AsyncSession, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT ``rows`` (tuples in the order of ``columns``) through the driver's executemany, in the caller's
+    transaction. Each column's bind processing (UTC timestamps) runs once per distinct value, not once per
+    row: for bulk issuance SQLAlchemy's per-row parameter handling cost more than SQLite's own work."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    params: Sequence[Sequence[Any]] = rows
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    if any(processors):
+        lists = [list(row) for row in rows]
+        for i, process in enumerate(processors):
+            if process is None:
+                continue
+            cache: dict[Any, Any] = {}
+            for values in lists:
+                value = values[i]
+                converted = cache.get(value, cache)
+                if converted is cache:
+                    converted = cache[value] = process(value)
+                values[i] = converted
+        params = [tuple(values) for values in lists]
+    if dialect.paramstyle == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    elif dialect.paramstyle == "numeric_dollar":
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    else:  # pragma: no cover - the two engines this registry runs on are above
+        raise NotImplementedError(f"paramstyle {dialect.paramstyle}")
+    quote = dialect.identifier_preparer.quote
+    # Names come from the table (table.c[name] above refuses others) and are quoted; values are parameters.
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks})"  # noqa: S608
+    await connection.exec_driver_sql(sql, params)
 
 
 def utcnow() -> datetime:

@@ -112,6 +112,8 @@ def _wrong_type(expected_cn: str, expected_en: str, value: object) -> _Problem:
 
 
 def _bad_characters(text: str, *, multiline: bool) -> bool:
+    if text.isprintable():  # no Cc, Cs or Cf (the bidi controls) character: the common case, checked in C
+        return False
     for ch in text:
         if ch == "\n" and multiline:
             continue

@@ -46,6 +46,13 @@ _DATETIME_STAMP = re.compile(
 
 def _plain(value: Any) -> Any:
     # A private, order-preserving copy of the JSON value: callers' objects are never shared or mutated.
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:  # the common cases, without ABC checks
+        return value
+    if kind is dict:
+        return {key: _plain(item) for key, item in value.items()}
+    if kind is list:
+        return [_plain(item) for item in value]
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -134,10 +141,12 @@ def add_proof(
     data = hash_data(proof, secured)
     signature = signer.sign(data)
     # Check before issuing: a faulty signer (KMS glitch, wrong key) must not yield an unverifiable credential.
-    try:
-        verify_ed25519(signer.public_key, data, signature)
-    except ProofError as exc:
-        raise SigningError(f"signer's signature does not verify under its public key: {exc}") from exc
+    # A signer that checks itself (the in-process Ed25519Signer) says so and is trusted to.
+    if not getattr(signer, "self_checking", False):
+        try:
+            verify_ed25519(signer.public_key, data, signature)
+        except ProofError as exc:
+            raise SigningError(f"signer's signature does not verify under its public key: {exc}") from exc
     proof["proofValue"] = encode_base58btc(signature)
     secured["proof"] = proof
     return secured

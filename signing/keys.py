@@ -18,7 +18,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import nacl.bindings
 import nacl.encoding
@@ -57,7 +57,10 @@ _PERSON_SEAL = b"registry-seal-v1"
 
 @runtime_checkable
 class Signer(Protocol):
-    """Something that signs with an Ed25519 key; a KMS/HSM-backed signer only needs these three members."""
+    """Something that signs with an Ed25519 key; a KMS/HSM-backed signer only needs these three members.
+
+    ``add_proof`` verifies every signature before it issues anything, unless the signer has a true class
+    attribute ``self_checking`` (it guarantees its own signatures, as :class:`Ed25519Signer` does)."""
 
     @property
     def verification_method(self) -> str:
@@ -78,6 +81,11 @@ class Ed25519Signer:
     """An in-process Ed25519 signer; the seed stays inside the wrapped ``nacl.signing.SigningKey``."""
 
     __slots__ = ("_public_key", "_signing_key", "_verification_method")
+
+    # add_proof verifies each signature of a signer it cannot trust to check itself (a KMS, say). This one
+    # checks itself more cheaply: Ed25519 is deterministic, so signing twice and comparing catches a transient
+    # fault -- the case where a faulty signature could leak the key -- at a third of a verification's cost.
+    self_checking: ClassVar[bool] = True
 
     def __init__(self, seed: bytes, verification_method: str) -> None:
         if not isinstance(seed, bytes) or len(seed) != SEED_LENGTH:
@@ -102,7 +110,10 @@ class Ed25519Signer:
         return self._public_key
 
     def sign(self, message: bytes) -> bytes:
-        return self._signing_key.sign(message).signature
+        signature = self._signing_key.sign(message).signature
+        if self._signing_key.sign(message).signature != signature:
+            raise SigningError("Ed25519 signing is not repeatable (a hardware fault?): nothing was signed")
+        return signature
 
     def __repr__(self) -> str:
         # Public material only: the seed must never reach logs or tracebacks.

@@ -74,9 +74,8 @@ _ALNUM36: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ALNUM36_VALUE: Final = {c: i for i, c in enumerate(_ALNUM36)}
 
 
-def _mod37_36_residue(s: str) -> int:
-    """Run the MOD 37,36 hybrid recursion over ``s`` and return the final ``p``."""
-    p = 36
+def _mod37_36_residue(s: str, p: int = 36) -> int:
+    """Run the MOD 37,36 hybrid recursion over ``s`` from state ``p`` and return the final ``p``."""
     for ch in s:
         v = _ALNUM36_VALUE.get(ch)
         if v is None:
@@ -318,6 +317,23 @@ class LicenseIdentifier:
 
     def __str__(self) -> str:
         return f"{LICENSE_ID_PREFIX}{self.type_code}.{self.issuer_code}.{self.serial}.{self.version:03d}.{self.check}"
+
+    @classmethod
+    def series(cls, type_code: str, issuer_code: str, first: int, count: int, width: int = 8) -> list[tuple[str, str]]:
+        """``(serial, identifier)`` of version 1 for ``count`` consecutive serials from ``first``, zero-padded to
+        ``width``: bulk issuance numbers a chunk at once. The fixed parts are validated once and their share of
+        the check recursion is run once."""
+        if first < 0:
+            raise MalformedIdentifierError(f"序号不能为负 / serials cannot be negative: {first}")
+        cls(type_code, issuer_code, f"{first + count - 1:0{width}d}")  # validates every part
+        state = _mod37_36_residue(type_code + issuer_code)
+        head = f"{LICENSE_ID_PREFIX}{type_code}.{issuer_code}."
+        out = []
+        for number in range(first, first + count):
+            serial = f"{number:0{width}d}"
+            check = _ALNUM36[(37 - _mod37_36_residue(serial + "001", state)) % 36]
+            out.append((serial, f"{head}{serial}.001.{check}"))
+        return out
 
     def next_version(self) -> LicenseIdentifier:
         """The identifier of the next version (renewal or amendment) of the same licence."""

@@ -19,22 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import inspect
-import io
+import itertools
 import logging
-import re
 import tempfile
 import time
 import unicodedata
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO, Any, BinaryIO, TypeAlias, cast
+from typing import IO, Any, TypeAlias, cast
 
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -45,302 +41,30 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry import errors
 from registry.auth.tokens import Principal
 from registry.context import Registry
-from registry.licence_types import FieldValue, LicenseType, validate_holder
-from registry.licenses.credentials import vc_time
-from registry.licenses.service import Draft, parse_time, sign_and_store, validity_window
-from registry.models import IdempotencyRecord, IssueBatch, Organisation
-from signing.jcs import canonicalize
+from registry.licence_types import LicenseType
+from registry.licenses.bulk import InProcess, Numbered, SigningContext, ValidRow, Work
+from registry.licenses.credentials import SignedCredential, vc_time
+from registry.licenses.drafts import Draft, check_may_issue
+from registry.licenses.rows import CsvSource, ErrorReport, Failure, PreparedRow, error_message
+from registry.licenses.service import Stored, reserve_numbers, sign_and_store, signing_context, store_signed
+from registry.models import (
+    IdempotencyRecord,
+    IssueBatch,
+    Organisation,
+    SigningKey,
+)
+from registry.orgs.service import active_key, get_organisation
+from signing.keys import Signer
 
 log = logging.getLogger("registry.batch")
 
-CHUNK_SIZE = 200  # rows per transaction for the CLI
+CHUNK_SIZE = 500  # rows per chunk for the CLI (a transaction numbers it, another stores it)
 JOB_CHUNK_SIZE = 100  # smaller for jobs inside the server: other writers wait for a chunk on SQLite
-HOLDER_COLUMNS = ("holder_id_type", "holder_id_number", "holder_name")
-VALIDITY_COLUMNS = ("valid_from", "valid_until")
-REPORT_COLUMNS = ("line", "holder_id_number", "code", "message")
-KEY_PREFIX = "batch:"
-MAX_REPORT_MESSAGE = 1000
 HEARTBEAT_TIMEOUT = timedelta(seconds=60)
 JOB_LIST_LIMIT = 20
 
 # (processed, total or None, issued, skipped, failed), after each chunk; may be a coroutine function.
 Progress: TypeAlias = Callable[[int, int | None, int, int, int], Awaitable[None] | None]
-
-_INTEGER = re.compile(r"[+-]?[0-9]{1,16}")
-_EXCEL_NUMBER = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")
-_ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-
-
-# --- the file: encoding, header, rows -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Where each column of the header sits. A template field that shares a holder column's name (结婚证's
-    ``holder_name``) is fed by that one column: the template requires the two to be equal anyway."""
-
-    count: int
-    id_type: int
-    id_number: int
-    name: int
-    fields: tuple[tuple[str, int], ...]
-    valid_from: int | None
-    valid_until: int | None
-
-
-def read_header(lt: LicenseType, cells: Sequence[str]) -> Columns:
-    """The header's columns, or :class:`~registry.errors.BatchBadHeader` naming every wrong or missing one."""
-    names = [c.strip().lower() for c in cells]
-    if names:
-        names[0] = names[0].lstrip("\ufeff")
-    field_names = [f.name for f in lt.fields]
-    allowed = list(dict.fromkeys([*HOLDER_COLUMNS, *field_names, *VALIDITY_COLUMNS]))
-    required = list(dict.fromkeys([*HOLDER_COLUMNS, *(f.name for f in lt.fields if f.required)]))
-    counts = Counter(names)
-    unknown = [n[:80] for n in counts if n not in allowed][:10]
-    duplicate = [n for n, times in counts.items() if times > 1 and n in allowed]
-    missing = [n for n in required if n not in names]
-    problems_cn: list[str] = []
-    problems_en: list[str] = []
-    if "" in unknown:
-        empty = ", ".join(str(i + 1) for i, n in enumerate(names) if not n)
-        problems_cn.append(f"第 {empty} 列没有列名")
-        problems_en.append(f"column {empty} has no name")
-        unknown.remove("")
-    if unknown:
-        shown = ", ".join(repr(n) for n in unknown)
-        problems_cn.append(f"未知的列 {shown}")
-        problems_en.append(f"unknown column(s) {shown}")
-    if duplicate:
-        problems_cn.append(f"重复的列 {', '.join(duplicate)}")
-        problems_en.append(f"duplicate column(s) {', '.join(duplicate)}")
-    if missing:
-        problems_cn.append(f"缺少必需的列 {', '.join(missing)}")
-        problems_en.append(f"missing required column(s) {', '.join(missing)}")
-    if problems_cn:
-        raise errors.BatchBadHeader(
-            f"表头有误：{'；'.join(problems_cn)}。「{lt.name}」的列为：{', '.join(allowed)} / "
-            f"Bad header: {'; '.join(problems_en)}. The columns of {lt.name_en} are: {', '.join(allowed)}",
-            license_type=lt.type,
-            unknown_columns=unknown,
-            duplicate_columns=duplicate,
-            missing_columns=missing,
-            allowed_columns=allowed,
-        )
-    index = {n: i for i, n in enumerate(names)}
-    return Columns(
-        count=len(names),
-        id_type=index["holder_id_type"],
-        id_number=index["holder_id_number"],
-        name=index["holder_name"],
-        fields=tuple((n, index[n]) for n in field_names if n in index),
-        valid_from=index.get("valid_from"),
-        valid_until=index.get("valid_until"),
-    )
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """(line the record starts on, its cells); blank lines and rows of blank cells are left out."""
-    line = 1
-    for cells in reader:
-        start, line = line, reader.line_num + 1
-        if any(c.strip() for c in cells):
-            yield start, cells
-
-
-@dataclass(frozen=True)
-class CsvSource:
-    """A checked CSV file of one licence type: its encoding, header and number of rows are known."""
-
-    name: str
-    license_type: LicenseType
-    encoding: str  # "utf-8-sig" or "gb18030"
-    total: int  # data rows
-    columns: Columns
-    _open: Callable[[], BinaryIO] = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: Path, lt: LicenseType) -> CsvSource:
-        def opener() -> BinaryIO:
-            try:
-                return path.open("rb")
-            except OSError as exc:
-                raise errors.BatchFileUnreadable(
-                    f"无法读取文件 {path.name} / Cannot read {path.name}: {exc.strerror or exc}"
-                ) from exc
-
-        return cls._scan(path.name, lt, opener)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, name: str, lt: LicenseType) -> CsvSource:
-        """Blocking (it reads the whole upload once): call it in a worker thread from the event loop."""
-        return cls._scan(name, lt, lambda: io.BytesIO(data))
-
-    @classmethod
-    def _scan(cls, name: str, lt: LicenseType, opener: Callable[[], BinaryIO]) -> CsvSource:
-        with opener() as raw:
-            head = raw.read(4)
-        if not head:
-            raise errors.BatchFileUnreadable("文件为空 / The file is empty")
-        if head in (_ZIP_MAGIC, _OLE_MAGIC):
-            raise errors.BatchFileUnreadable(
-                "这是 Excel 工作簿，请另存为「CSV UTF-8（逗号分隔）」后上传 / "
-                "This is an Excel workbook; save it as CSV UTF-8 (comma delimited) and upload that"
-            )
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                with opener() as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
-                    reader = csv.reader(text)
-                    records = _records(reader)
-                    first = next(records, None)
-                    if first is None:
-                        raise errors.BatchBadHeader("文件没有表头 / The file has no header row")
-                    columns = read_header(lt, first[1])
-                    total = sum(1 for _ in records)
-            except UnicodeDecodeError:
-                continue
-            except csv.Error as exc:
-                raise errors.BatchFileUnreadable(
-                    f"第 {reader.line_num} 行不是合法的 CSV / Line {reader.line_num} is not valid CSV: {exc}"
-                ) from exc
-            return cls(name, lt, encoding, total, columns, opener)
-        raise errors.BatchFileUnreadable(
-            "文件编码无法识别，应为 UTF-8 或 GB18030 / The file is neither UTF-8 nor GB18030 text"
-        )
-
-    @contextmanager
-    def rows(self) -> Iterator[Iterator[tuple[int, list[str]]]]:
-        """The data rows as (line, cells), streamed from the file."""
-        with self._open() as raw, io.TextIOWrapper(raw, encoding=self.encoding, newline="") as text:
-            records = _records(csv.reader(text))
-            next(records, None)  # the header, checked by the scan
-            yield records
-
-
-# --- one row: plain functions, no database and no event loop (issue #7 may run them in a process pool) ------
-
-
-@dataclass(frozen=True)
-class PreparedRow:
-    """A validated row: what to sign, and the key that says whether it was issued already."""
-
-    line: int
-    holder_id_number: str
-    digest: str  # SHA-256 hex of the canonical row
-    draft: Draft
-
-    @property
-    def key(self) -> str:
-        return KEY_PREFIX + self.digest
-
-
-def _cell_value(lt: LicenseType, name: str, text: str) -> str | int:
-    """CSV cells are text; integer fields take the number they spell (anything else fails validation)."""
-    if lt.field(name).type == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    return text
-
-
-def row_digest(
-    lt: LicenseType,
-    holder_id_type: str,
-    holder_id_number: str,
-    holder_name: str,
-    fields: dict[str, FieldValue],
-    valid_from: str | None,
-    valid_until: str | None,
-) -> str:
-    """The row's identity: validated values only, and the validity *as given* (not today's default), so the
-    same file run again tomorrow still finds its rows."""
-    canonical = {
-        "type": lt.type,
-        "holder": {"id_type": holder_id_type, "id_number": holder_id_number, "name": holder_name},
-        "fields": fields,
-        "valid_from": valid_from,
-        "valid_until": valid_until,
-    }
-    return hashlib.sha256(canonicalize(canonical)).hexdigest()
-
-
-def prepare_row(lt: LicenseType, columns: Columns, line: int, cells: Sequence[str], now: datetime) -> PreparedRow:
-    """Validate one row as ``POST /api/v1/licenses`` validates a body; raise its :class:`RegistryError`."""
-    if len(cells) != columns.count:
-        raise errors.ValidationFailed(
-            f"此行有 {len(cells)} 列，表头有 {columns.count} 列（值中含逗号时须加英文双引号） / "
-            f"This row has {len(cells)} cells, the header {columns.count} "
-            "(quote values that contain commas)"
-        )
-    cells = [c.strip() for c in cells]
-    holder = validate_holder(cells[columns.id_type], cells[columns.id_number], cells[columns.name], lt.holder_id_types)
-    raw = {name: _cell_value(lt, name, cells[i]) for name, i in columns.fields}
-    fields = lt.validate_fields(raw, holder)
-    from_text = cells[columns.valid_from] if columns.valid_from is not None else ""
-    until_text = cells[columns.valid_until] if columns.valid_until is not None else ""
-    valid_from, valid_until = validity_window(lt, from_text or None, until_text or None, now)
-    digest = row_digest(
-        lt,
-        holder.id_type,
-        holder.id_number,
-        holder.name,
-        fields,
-        parse_time(from_text, "valid_from").isoformat() if from_text else None,
-        parse_time(until_text, "valid_until").isoformat() if until_text else None,
-    )
-    return PreparedRow(line, holder.id_number, digest, Draft(lt, holder, fields, valid_from, valid_until))
-
-
-# --- the error report ----------------------------------------------------------------------------------
-
-
-def _spreadsheet_safe(text: str) -> str:
-    """A cell Excel will not run as a formula (the report is opened in Excel)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def error_message(error: errors.RegistryError, holder_id_number: str = "") -> str:
-    """One line for the report: every field problem of an invalid row, not just their count."""
-    items = error.extra.get("errors")
-    if isinstance(items, list) and items:
-        message = "; ".join(f"{e.get('field', '')}: {e.get('message', '')}" for e in items if isinstance(e, dict))
-    else:
-        message = error.detail
-    if error.code == "invalid_holder_id" and _EXCEL_NUMBER.fullmatch(holder_id_number):
-        message += (
-            "（Excel 把证件号码变成了科学计数法，请将该列设为「文本」后重新导出 / Excel turned the ID number into "
-            "scientific notation: format the column as Text and export again）"
-        )
-    return message.replace("\r", " ").replace("\n", " ")[:MAX_REPORT_MESSAGE]
-
-
-class ErrorReport:
-    """CSV ``line,holder_id_number,code,message``, one row per failed line. Written to a file (created at the
-    first failed row, UTF-8 with a BOM so that Excel shows the Chinese) or to an open text stream."""
-
-    def __init__(self, target: Path | IO[str]) -> None:
-        self.target = target
-        self.count = 0
-        self.path: Path | None = None
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-
-    def add(self, line: int, holder_id_number: str, error: errors.RegistryError) -> None:
-        if self._writer is None:
-            if isinstance(self.target, Path):
-                self._file = self.target.open("w", encoding="utf-8-sig", newline="")
-                self.path = self.target
-                self._writer = csv.writer(self._file)
-            else:
-                self._writer = csv.writer(self.target)
-            self._writer.writerow(REPORT_COLUMNS)
-        message = error_message(error, holder_id_number)
-        self._writer.writerow([line, _spreadsheet_safe(holder_id_number[:64]), error.code, _spreadsheet_safe(message)])
-        self.count += 1
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 # --- issuing -------------------------------------------------------------------------------------------
@@ -367,10 +91,7 @@ async def check_issuer(reg: Registry, org_code: str, lt: LicenseType) -> str:
         org = await session.get(Organisation, org_code)
     if org is None:
         raise errors.OrganisationNotFound(f"机构 {org_code} 不存在 / No organisation {org_code}")
-    if org.role != "issuer" or lt.type not in org.license_type_list:
-        raise errors.LicenseTypeNotAllowed(
-            f"本部门无权签发「{lt.name}」/ This department may not issue {lt.name_en}", license_type=lt.type
-        )
+    check_may_issue(org.role, org.license_types, lt)
     return org.name
 
 
@@ -378,49 +99,133 @@ async def check_issuer(reg: Registry, org_code: str, lt: LicenseType) -> str:
 class _ChunkOutcome:
     issued: int = 0
     skipped: int = 0
-    failures: list[tuple[PreparedRow, errors.RegistryError]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
 
 async def _store(
     reg: Registry, session: AsyncSession, org_code: str, row: PreparedRow, now: datetime, actor: str, reason: str
 ) -> IdempotencyRecord:
     """Sign and store the row's licence; return its idempotency record, for the caller to add to the same
-    transaction (a chunk adds its records together: one multi-row INSERT instead of one per row)."""
+    transaction."""
     licence, _ = await sign_and_store(reg, session, org_code, row.draft, now, actor=actor, reason=reason)
     return IdempotencyRecord(org_code=org_code, key=row.key, request_hash=row.digest, identifier=licence.identifier)
 
 
-async def _issue_chunk(reg: Registry, org_code: str, rows: list[PreparedRow], actor: str, reason: str) -> _ChunkOutcome:
-    """Issue the rows not issued yet in one transaction (one commit, not one per row)."""
-    outcome = _ChunkOutcome()
-    if not rows:
+@dataclass
+class _Signing:
+    reserved: _Reserved
+    read: int  # rows of the file in this chunk
+    invalid: list[Failure]  # rows that failed validation
+    future: asyncio.Future[list[SignedCredential | Failure]] | None
+
+
+@dataclass
+class _Reserved:
+    """A chunk numbered and committed to its serials and status slots, waiting to be signed and stored."""
+
+    fresh: list[PreparedRow]
+    numbered: list[Numbered]
+    skipped: int
+    context: SigningContext | None = None
+    signer: Signer | None = None
+    key_id: int = 0
+
+    def use_key(self, reg: Registry, org_code: str, license_type: str, org_name: str, key: SigningKey) -> None:
+        assert key.id is not None
+        self.context, self.signer = signing_context(reg, org_code, license_type, org_name, key)
+        self.key_id = key.id
+
+    def job(self) -> tuple[SigningContext, list[Numbered], Signer]:
+        """What ``Work.sign`` takes."""
+        if self.context is None or self.signer is None:
+            raise RuntimeError("the chunk has no key to be signed with")
+        return self.context, self.numbered, self.signer
+
+
+async def _reserve_chunk(
+    reg: Registry, org_code: str, lt: LicenseType, rows: list[PreparedRow], in_flight: set[str]
+) -> _Reserved:
+    """Leave out the rows issued already (by an earlier run, earlier in this file, or in a chunk still being
+    signed) and number the rest, in one short transaction. Numbers reserved here and never stored (the process
+    stopped, or a row failed at signing) stay unused: serials and status slots are never handed out twice."""
+    async with reg.db.transaction() as session:
+        keys = list({row.key for row in rows})
+        done = in_flight.intersection(keys)
+        done.update(
+            (
+                await session.exec(
+                    select(IdempotencyRecord.key).where(
+                        IdempotencyRecord.org_code == org_code, col(IdempotencyRecord.key).in_(keys)
+                    )
+                )
+            ).all()
+        )
+        fresh: list[PreparedRow] = []
+        for row in rows:
+            if row.key not in done:
+                done.add(row.key)
+                fresh.append(row)
+        skipped = len(rows) - len(fresh)
+        if not fresh:
+            return _Reserved([], [], skipped)
+        numbered, org_name = await reserve_numbers(reg, session, org_code, lt, [row.draft for row in fresh])
+        key = await active_key(session, org_code)
+    reserved = _Reserved(fresh, numbered, skipped)
+    reserved.use_key(reg, org_code, lt.type, org_name, key)
+    return reserved
+
+
+async def _resign(reg: Registry, org_code: str, lt: LicenseType, reserved: _Reserved) -> None:
+    """Point a chunk at the department's current key (its numbers stay)."""
+    async with reg.db.read() as session:
+        key = await active_key(session, org_code)
+        org = await get_organisation(session, org_code)
+    reserved.use_key(reg, org_code, lt.type, org.name, key)
+
+
+class _KeyChanged(Exception):
+    """The department's key was rotated or revoked while a chunk was being signed with it."""
+
+
+async def _store_chunk(
+    reg: Registry,
+    org_code: str,
+    lt: LicenseType,
+    reserved: _Reserved,
+    signed: list[SignedCredential | Failure],
+    actor: str,
+    reason: str,
+) -> _ChunkOutcome:
+    """Store a signed chunk in one transaction: one multi-row INSERT per table and one commit."""
+    outcome = _ChunkOutcome(skipped=reserved.skipped)
+    keep: list[Stored] = []
+    kept: list[PreparedRow] = []
+    for row, number, result in zip(reserved.fresh, reserved.numbered, signed, strict=True):
+        if isinstance(result, Failure):
+            outcome.failures.append(Failure(row.line, row.holder_id_number, result.code, result.message))
+        else:
+            keep.append(Stored(row.key, row.digest, number, result, actor))
+            kept.append(row)
+    if not keep:
         return outcome
     try:
         async with reg.db.transaction() as session:
-            keys = {row.key for row in rows}
-            done = set(
-                (
-                    await session.exec(
-                        select(IdempotencyRecord.key).where(
-                            IdempotencyRecord.org_code == org_code, col(IdempotencyRecord.key).in_(keys)
-                        )
-                    )
-                ).all()
-            )
-            now = datetime.now(UTC)
-            records: list[IdempotencyRecord] = []
-            for row in rows:
-                if row.key in done:  # issued by an earlier run, or earlier in this file
-                    outcome.skipped += 1
-                    continue
-                done.add(row.key)
-                records.append(await _store(reg, session, org_code, row, now, actor, reason))
-                outcome.issued += 1
-            session.add_all(records)
-    except (IntegrityError, errors.ValidationFailed):
-        # A concurrent run committed some of these keys first, or one row cannot be signed (its QR payload
-        # is too large): the chunk was rolled back whole, so take its rows one at a time.
-        return await _issue_one_by_one(reg, org_code, rows, actor, reason)
+            # Checked again as the rows are stored: a right withdrawn or a key replaced while the chunk was
+            # being signed stops it here, before anything of it is written.
+            org = await session.get(Organisation, org_code)
+            if org is None:
+                raise errors.OrganisationNotFound(f"机构 {org_code} 不存在 / No organisation {org_code}")
+            check_may_issue(org.role, org.license_types, lt)
+            if (await active_key(session, org_code)).id != reserved.key_id:
+                raise _KeyChanged
+            await store_signed(session, org_code, reserved.key_id, lt.type, keep, datetime.now(UTC), reason)
+    except IntegrityError:
+        # A concurrent run of the same file stored some of these rows first: take them one at a time.
+        alone = await _issue_one_by_one(reg, org_code, kept, actor, reason)
+        alone.skipped += outcome.skipped
+        alone.failures[:0] = outcome.failures
+        return alone
+    outcome.issued = len(keep)
     return outcome
 
 
@@ -437,7 +242,9 @@ async def _issue_one_by_one(
                 session.add(await _store(reg, session, org_code, row, datetime.now(UTC), actor, reason))
             outcome.issued += 1
         except errors.ValidationFailed as exc:
-            outcome.failures.append((row, exc))
+            outcome.failures.append(
+                Failure(row.line, row.holder_id_number, exc.code, error_message(exc, row.holder_id_number))
+            )
         except IntegrityError:
             async with reg.db.read() as session:
                 if await session.get(IdempotencyRecord, (org_code, row.key)) is None:
@@ -456,8 +263,11 @@ async def issue_batch(
     reason: str = "",
     progress: Progress | None = None,
     chunk_size: int = CHUNK_SIZE,
+    work: Work | None = None,
 ) -> BatchResult:
     """Issue every good row of ``source`` for ``org_code``; report the bad ones to ``errors_to``.
+
+    ``work`` is where rows are validated and signed: this process by default, or a :class:`bulk.Pooled`.
 
     ``progress`` is called after each chunk of ``chunk_size`` rows, once that chunk is committed; if it
     raises, the batch stops there and running it again carries on from that point.
@@ -466,44 +276,77 @@ async def issue_batch(
     await check_issuer(reg, org_code, lt)
     actor = actor or org_code
     reason = reason or f"批量签发 / bulk issuance: {source.name}"
+    work = work or InProcess()
     started = time.monotonic()
     report = ErrorReport(errors_to)
     processed = issued = skipped = failed = 0
+    in_flight: set[str] = set()  # keys of rows numbered and not yet stored
+    validating: asyncio.Future[list[ValidRow | Failure]] | None = None
+    signing: _Signing | None = None
+
+    def validate(chunk: list[tuple[int, list[str]]]) -> asyncio.Future[list[ValidRow | Failure]] | None:
+        return asyncio.ensure_future(work.validate(lt, source.columns, datetime.now(UTC), chunk)) if chunk else None
+
+    async def finish(chunk: _Signing) -> None:
+        nonlocal processed, issued, skipped, failed
+        signed = await chunk.future if chunk.future is not None else []
+        while True:
+            try:
+                outcome = await _store_chunk(reg, org_code, lt, chunk.reserved, signed, actor, reason)
+                break
+            except _KeyChanged:  # sign the same numbers again with the department's new key
+                await _resign(reg, org_code, lt, chunk.reserved)
+                signed = await work.sign(*chunk.reserved.job())
+        in_flight.difference_update(row.key for row in chunk.reserved.fresh)
+        bad = chunk.invalid + outcome.failures
+        for failure in sorted(bad, key=lambda b: b.line):
+            report.add_failure(failure)
+        processed += chunk.read
+        issued += outcome.issued
+        skipped += outcome.skipped
+        failed += len(bad)
+        if progress is not None:
+            waiting = progress(processed, source.total, issued, skipped, failed)
+            if inspect.isawaitable(waiting):
+                await waiting
+
+    # A pipeline: while chunk k is signed (in the pool, when there is one), chunk k+1 is validated and
+    # chunk k-1 stored, so neither the workers nor the database wait for each other.
     try:
         with source.rows() as records:
-            while True:
-                now = datetime.now(UTC)
-                good: list[PreparedRow] = []
-                bad: list[tuple[int, str, errors.RegistryError]] = []
-                read = 0
-                for line, cells in records:
-                    try:
-                        good.append(prepare_row(lt, source.columns, line, cells, now))
-                    except errors.RegistryError as exc:
-                        id_cell = (
-                            cells[source.columns.id_number].strip() if len(cells) > source.columns.id_number else ""
+            chunk = list(itertools.islice(records, chunk_size))
+            validating = validate(chunk)
+            while validating is not None or signing is not None:
+                current: _Signing | None = None
+                if validating is not None:
+                    validated = await validating
+                    read = len(chunk)
+                    chunk = list(itertools.islice(records, chunk_size))
+                    validating = validate(chunk)
+                    good = [
+                        PreparedRow(
+                            v.line,
+                            v.holder.id_number,
+                            v.digest,
+                            Draft(lt, v.holder, v.fields, v.valid_from, v.valid_until),
                         )
-                        bad.append((line, id_cell, exc))
-                    read += 1
-                    if read == chunk_size:
-                        break
-                if read == 0:
-                    break
-                outcome = await _issue_chunk(reg, org_code, good, actor, reason)
-                bad.extend((row.line, row.holder_id_number, problem) for row, problem in outcome.failures)
-                for failed_line, failed_id, problem in sorted(bad, key=lambda b: b[0]):
-                    report.add(failed_line, failed_id, problem)
-                processed += read
-                issued += outcome.issued
-                skipped += outcome.skipped
-                failed += len(bad)
-                if progress is not None:
-                    waiting = progress(processed, source.total, issued, skipped, failed)
-                    if inspect.isawaitable(waiting):
-                        await waiting
+                        for v in validated
+                        if isinstance(v, ValidRow)
+                    ]
+                    reserved = await _reserve_chunk(reg, org_code, lt, good, in_flight)
+                    in_flight.update(row.key for row in reserved.fresh)
+                    future = asyncio.ensure_future(work.sign(*reserved.job())) if reserved.fresh else None
+                    invalid = [v for v in validated if isinstance(v, Failure)]
+                    current = _Signing(reserved, read, invalid, future)
+                if signing is not None:
+                    await finish(signing)
+                signing = current
     except (csv.Error, UnicodeDecodeError) as exc:  # the file changed since it was checked
         raise errors.BatchFileUnreadable(f"文件不是合法的 CSV / The file is not valid CSV: {exc}") from exc
     finally:
+        for pending in (validating, signing.future if signing is not None else None):
+            if pending is not None:
+                pending.cancel()
         report.close()
     return BatchResult(
         processed=processed,

@@ -6,10 +6,14 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from registry import errors
 from registry.licence_types import HolderRef
+from signing.data_integrity import add_proof
 from signing.jcs import canonicalize
+from signing.keys import Signer
+from verification.payload import MAX_PAYLOAD_CHARS, encode_canonical
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 TYPE_FULL = ["VerifiableCredential", "ElectronicLicense"]
@@ -66,23 +70,51 @@ def full_credential(
     return credential
 
 
-def credential_digest(signed_credential: dict[str, Any]) -> str:
+def credential_digest(signed_credential: dict[str, Any], jcs: bytes | None = None) -> str:
     """``u`` + base64url(SHA-256(JCS(credential))): what the compact form binds itself to."""
-    digest = hashlib.sha256(canonicalize(signed_credential)).digest()
+    digest = hashlib.sha256(jcs if jcs is not None else canonicalize(signed_credential)).digest()
     return "u" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def compact_credential(signed_full: dict[str, Any]) -> dict[str, Any]:
-    """Same id, issuer, validity and status as the full credential; the subject shrinks to a digest."""
+def compact_credential(signed_full: dict[str, Any], jcs: bytes | None = None) -> dict[str, Any]:
+    """Same id, issuer, validity and status as the full credential; the subject shrinks to a digest.
+    ``jcs``: the full credential's JCS bytes, when the caller has them."""
     compact = {k: v for k, v in signed_full.items() if k not in ("proof", "credentialSubject", "type")}
     subject = signed_full["credentialSubject"]
     compact["type"] = list(TYPE_COMPACT)
     compact["credentialSubject"] = {
         "holder": subject["holder"],
         "licenseType": subject["licenseType"],
-        "fullCredentialDigest": credential_digest(signed_full),
+        "fullCredentialDigest": credential_digest(signed_full, jcs),
     }
     return compact
+
+
+class SignedCredential(NamedTuple):
+    """What a licence stores of its credentials: the signed JCS text, the compact one if the QR needs it, and
+    the QR payload."""
+
+    credential_jcs: str
+    compact_jcs: str | None
+    qr_payload: str
+
+
+def sign_credential(unsigned: dict[str, Any], signer: Signer, created: str) -> SignedCredential:
+    """Sign the full credential; its QR payload carries it whole, or a signed compact form when it does not
+    fit the QR budget. Raises :class:`~registry.errors.PayloadTooLarge` when even the compact one does not."""
+    signed = add_proof(unsigned, signer, created=created)
+    jcs = canonicalize(signed)
+    payload = encode_canonical(jcs)
+    if len(payload) <= MAX_PAYLOAD_CHARS:
+        return SignedCredential(jcs.decode(), None, payload)
+    compact = canonicalize(add_proof(compact_credential(signed, jcs), signer, created=created))
+    payload = encode_canonical(compact)
+    if len(payload) > MAX_PAYLOAD_CHARS:
+        raise errors.PayloadTooLarge(
+            f"简版凭证仍超出二维码容量（{len(payload)} 字符）/ Even the compact credential does not fit "
+            f"the QR budget ({len(payload)} > {MAX_PAYLOAD_CHARS} characters)"
+        )
+    return SignedCredential(jcs.decode(), compact.decode(), payload)
 
 
 TYPE_EXCERPT = [*TYPE_FULL, "ElectronicLicenseExcerpt"]

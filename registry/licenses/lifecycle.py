@@ -18,19 +18,9 @@ from registry import counters, errors
 from registry.auth.tokens import Principal
 from registry.context import Registry
 from registry.licence_types import HolderRef
+from registry.licenses.drafts import Draft, check_window, parse_time, today, validity_window
 from registry.licenses.schemas import AmendBody, RenewBody
-from registry.licenses.service import (
-    Draft,
-    check_window,
-    credential_of,
-    effective_status,
-    get_for_issuer,
-    parse_identifier,
-    parse_time,
-    sign_and_store,
-    today,
-    validity_window,
-)
+from registry.licenses.service import credential_of, effective_status, get_for_issuer, parse_identifier, sign_and_store
 from registry.models import License, LicenseEvent, Organisation, Rendition, StatusList
 from verification.status_list import with_bit
 

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import errors
 from registry.auth.tokens import Principal
 from registry.context import Registry
-from registry.licence_types import HolderRef, LicenseType, validate_holder
-from registry.licenses.credentials import StatusSlot, compact_credential, full_credential, vc_time
+from registry.db import insert_many
+from registry.licence_types import LicenseType, validate_holder
+from registry.licenses.bulk import Numbered, SigningContext, unsigned_credential
+from registry.licenses.credentials import SignedCredential, StatusSlot, full_credential, sign_credential, vc_time
+from registry.licenses.drafts import Draft, check_may_issue, validity_window
 from registry.licenses.schemas import HolderOut, LicenseCreate, LicenseLinks, LicensePublic
-from registry.models import IdempotencyRecord, License, LicenseEvent, Organisation, StatusList
-from registry.orgs.service import active_key, signer_for
-from signing.data_integrity import add_proof
+from registry.models import IdempotencyRecord, License, LicenseEvent, Organisation, SigningKey, StatusList
+from registry.orgs.service import active_key, seal_ref, signer_for
 from signing.jcs import canonicalize
+from signing.keys import Signer
 from verification.identifiers import IdentifierError, LicenseIdentifier
-from verification.payload import MAX_PAYLOAD_CHARS, encode_payload
 
 STATUS_CODES = {
     "active": "01",
@@ -37,6 +42,7 @@ STATUS_CODES = {
     "superseded": "99",
 }
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+log = logging.getLogger("registry.issuance")
 
 
 @dataclass(frozen=True)
@@ -44,57 +50,6 @@ class Issued:
     license: License
     issuer_name: str
     replayed: bool
-
-
-def parse_time(value: str, field: str) -> datetime:
-    """``YYYY-MM-DD`` (midnight UTC) or an RFC 3339 timestamp with a zone; whole seconds are kept."""
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise errors.ValidationFailed(
-            f"{field} 日期格式错误，应为 YYYY-MM-DD / {field} must be YYYY-MM-DD or RFC 3339", field=field
-        ) from exc
-    if parsed.tzinfo is None:
-        raise errors.ValidationFailed(f"{field} 须带时区 / {field} needs a time zone", field=field)
-    return parsed.astimezone(UTC).replace(microsecond=0)
-
-
-def add_years(value: datetime, years: int) -> datetime:
-    try:
-        return value.replace(year=value.year + years)
-    except ValueError:  # 29 February into a common year
-        return value.replace(year=value.year + years, day=28)
-
-
-def check_window(valid_from: datetime, valid_until: datetime | None) -> None:
-    if not 1900 <= valid_from.year <= 9000 or (valid_until is not None and valid_until.year > 9000):
-        raise errors.ValidationFailed("有效期超出范围 / Validity out of range", field="valid_from")
-    if valid_until is not None and valid_until <= valid_from:
-        raise errors.ValidationFailed(
-            "有效期截止须晚于起始 / valid_until must be after valid_from", field="valid_until"
-        )
-
-
-def validity_window(
-    lt: LicenseType, valid_from_text: str | None, valid_until_text: str | None, now: datetime
-) -> tuple[datetime, datetime | None]:
-    """From the given date (default: today) until the given date (default: the template's validity)."""
-    valid_from = parse_time(valid_from_text, "valid_from") if valid_from_text else today(now)
-    check_window(valid_from, None)
-    if valid_until_text:
-        valid_until: datetime | None = parse_time(valid_until_text, "valid_until")
-    elif lt.default_validity_years:
-        valid_until = add_years(valid_from, lt.default_validity_years)
-    else:
-        valid_until = None
-    check_window(valid_from, valid_until)
-    return valid_from, valid_until
-
-
-def today(now: datetime) -> datetime:
-    return datetime.combine(now.date(), time(), tzinfo=UTC)
 
 
 def request_hash(body: LicenseCreate) -> str:
@@ -142,13 +97,126 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     lt = reg.catalog.get(body.type)
     holder = validate_holder(body.holder.id_type, body.holder.id_number, body.holder.name, lt.holder_id_types)
     fields = lt.validate_fields(body.fields, holder)
-    now = datetime.now(UTC)  # exact in the record; credentials show whole seconds
+    now = datetime.now(UTC)
     valid_from, valid_until = validity_window(lt, body.valid_from, body.valid_until, now)
+    request = IssueRequest(org_code, key, digest, Draft(lt, holder, fields, valid_from, valid_until), principal.actor)
+    issued: Issued = await reg.issue_group.submit(request, functools.partial(_write_group, reg))
+    return issued
 
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """A validated ``POST /api/v1/licenses``, waiting for its group's transaction."""
+
+    org_code: str
+    key: str
+    digest: str
+    draft: Draft
+    actor: str
+
+
+async def _write_group(reg: Registry, group: list[tuple[IssueRequest, asyncio.Future[Issued]]]) -> None:
+    """Issue a group of requests in one transaction; each request gets its licence or its own error. If the
+    transaction fails as a whole (a key raced in from another worker, a database fault), each request is
+    issued alone, as it would have been without grouping."""
+    try:
+        outcomes = await _issue_together(reg, [request for request, _ in group])
+    except Exception:
+        log.warning("group of %d issuances failed together; issuing them one by one", len(group), exc_info=True)
+        for request, future in group:
+            try:
+                future.set_result(await _issue_alone(reg, request))
+            except Exception as exc:
+                future.set_exception(exc)
+        return
+    for (_, future), outcome in zip(group, outcomes, strict=True):
+        if isinstance(outcome, Issued):
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
+
+
+async def _issue_together(reg: Registry, requests: list[IssueRequest]) -> list[Issued | Exception]:
+    outcomes: list[Issued | Exception | None] = [None] * len(requests)
+    first: dict[tuple[str, str], int] = {}  # (department, key) -> the request that issues under it
+    repeats: list[tuple[int, int]] = []  # the same key twice in one group: answered as a retry of the first
+    for i, request in enumerate(requests):
+        if (request.org_code, request.key) in first:
+            repeats.append((i, first[request.org_code, request.key]))
+        else:
+            first[request.org_code, request.key] = i
+    now = datetime.now(UTC)
+    async with reg.db.transaction() as session:
+        # Keys recorded since each request looked (another worker's, or a retry's): answered as replays.
+        for org_code in {r.org_code for r in requests}:
+            keys = [key for (org, key) in first if org == org_code]
+            query = select(IdempotencyRecord).where(
+                col(IdempotencyRecord.org_code) == org_code, col(IdempotencyRecord.key).in_(keys)
+            )
+            for record in (await session.exec(query)).all():
+                i = first[org_code, record.key]
+                try:
+                    outcomes[i] = await _replay(session, record, requests[i].digest)
+                except errors.RegistryError as exc:
+                    outcomes[i] = exc
+        # The rest, by department and type: one numbering statement, signing, one INSERT per table.
+        todo: dict[tuple[str, str], list[int]] = {}
+        for i in first.values():
+            if outcomes[i] is None:
+                todo.setdefault((requests[i].org_code, requests[i].draft.lt.type), []).append(i)
+        for (org_code, _), indices in todo.items():
+            lt = requests[indices[0]].draft.lt
+            try:
+                async with session.begin_nested():  # a department that may not issue this type numbers nothing
+                    numbered, org_name = await reserve_numbers(
+                        reg, session, org_code, lt, [requests[i].draft for i in indices]
+                    )
+                    key = await active_key(session, org_code)
+            except errors.RegistryError as exc:
+                for i in indices:
+                    outcomes[i] = exc
+                continue
+            assert key.id is not None
+            context, signer = signing_context(reg, org_code, lt.type, org_name, key)
+            items: list[Stored] = []
+            stored_at: list[int] = []
+            for i, number in zip(indices, numbered, strict=True):
+                try:  # a credential too large for a QR code fails alone (its numbers stay unused)
+                    credential = sign_credential(unsigned_credential(context, number), signer, context.created)
+                except errors.RegistryError as exc:
+                    outcomes[i] = exc
+                    continue
+                items.append(Stored(requests[i].key, requests[i].digest, number, credential, requests[i].actor))
+                stored_at.append(i)
+            licences = await store_signed(session, org_code, key.id, lt.type, items, now)
+            for i, licence in zip(stored_at, licences, strict=True):
+                outcomes[i] = Issued(licence, org_name, replayed=False)
+    for i, j in repeats:
+        earlier = outcomes[j]
+        if isinstance(earlier, Issued) and requests[i].digest != requests[j].digest:
+            outcomes[i] = errors.IdempotencyKeyReused(
+                "此 Idempotency-Key 已用于内容不同的签发请求 / "
+                "This Idempotency-Key was used for a different request; use a new key for a new licence",
+                identifier=earlier.license.identifier,
+            )
+        elif isinstance(earlier, Issued):
+            outcomes[i] = Issued(earlier.license, earlier.issuer_name, replayed=True)
+        else:
+            outcomes[i] = earlier
+    return [outcome if outcome is not None else RuntimeError("not issued") for outcome in outcomes]
+
+
+async def _issue_alone(reg: Registry, request: IssueRequest) -> Issued:
+    """One request in its own transaction (what a group falls back to)."""
+    org_code, key, digest = request.org_code, request.key, request.digest
     try:
         async with reg.db.transaction() as session:
-            draft = Draft(lt, holder, fields, valid_from, valid_until)
-            licence, org_name = await sign_and_store(reg, session, org_code, draft, now, actor=principal.actor)
+            record = await session.get(IdempotencyRecord, (org_code, key))
+            if record is not None:
+                return await _replay(session, record, digest)
+            licence, org_name = await sign_and_store(
+                reg, session, org_code, request.draft, datetime.now(UTC), actor=request.actor
+            )
             session.add(
                 IdempotencyRecord(org_code=org_code, key=key, request_hash=digest, identifier=licence.identifier)
             )
@@ -160,17 +228,6 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
                 raise
             return await _replay(session, record, digest)
     return Issued(licence, org_name, replayed=False)
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A validated licence to sign: its type, holder, fields and validity window."""
-
-    lt: LicenseType
-    holder: HolderRef
-    fields: dict[str, Any]
-    valid_from: datetime
-    valid_until: datetime | None
 
 
 async def sign_and_store(
@@ -220,10 +277,7 @@ async def sign_and_store(
     if row is None:
         raise errors.OrganisationNotFound(f"机构 {org_code} 不存在 / No organisation {org_code}")
     serial_no, status_no, allowed, org_name, role = row
-    if role != "issuer" or lt.type not in allowed.split(","):
-        raise errors.LicenseTypeNotAllowed(
-            f"本部门无权签发「{lt.name}」/ This department may not issue {lt.name_en}", license_type=lt.type
-        )
+    check_may_issue(role, allowed, lt)
 
     if replaces is None:
         parsed = LicenseIdentifier(lt.type_code, org_code, f"{serial_no:08d}", 1)
@@ -251,18 +305,7 @@ async def sign_and_store(
         valid_until=valid_until,
         status=[slot for slot, _ in slots],
     )
-    signed = add_proof(unsigned, signer, created=vc_time(now))
-    payload = encode_payload(signed)
-    compact_json: str | None = None
-    if len(payload) > MAX_PAYLOAD_CHARS:
-        compact = add_proof(compact_credential(signed), signer, created=vc_time(now))
-        payload = encode_payload(compact)
-        compact_json = canonicalize(compact).decode()
-        if len(payload) > MAX_PAYLOAD_CHARS:
-            raise errors.PayloadTooLarge(
-                f"简版凭证仍超出二维码容量（{len(payload)} 字符）/ Even the compact credential does not fit "
-                f"the QR budget ({len(payload)} > {MAX_PAYLOAD_CHARS} characters)"
-            )
+    signed = sign_credential(unsigned, signer, vc_time(now))
     assert key.id is not None
     licence = License(
         identifier=identifier,
@@ -275,9 +318,9 @@ async def sign_and_store(
         holder_name=holder.name,
         valid_from=valid_from,
         valid_until=valid_until,
-        credential_jcs=canonicalize(signed).decode(),
-        compact_jcs=compact_json,
-        qr_payload=payload,
+        credential_jcs=signed.credential_jcs,
+        compact_jcs=signed.compact_jcs,
+        qr_payload=signed.qr_payload,
         status_index=index,
         revocation_list_id=slots[0][1],
         suspension_list_id=slots[1][1],
@@ -315,6 +358,170 @@ async def _status_slot(
         await session.flush()
     url = f"{reg.settings.base_url}/status-lists/{list_id}"
     return StatusSlot(purpose, url, index), list_id
+
+
+# --- many licences at once: the API's group commit and bulk issuance -------------------------------------
+
+
+async def reserve_numbers(
+    reg: Registry, session: AsyncSession, org_code: str, lt: LicenseType, drafts: list[Draft]
+) -> tuple[list[Numbered], str]:
+    """Take the next ``len(rows)`` serials and status slots in one statement (it locks the department's row,
+    as one issuance does), create the status lists the slots open, and number the drafts in order."""
+    count = len(drafts)
+    reserved = (
+        await session.exec(
+            update(Organisation)
+            .where(col(Organisation.code) == org_code)
+            .values(
+                next_serial=Organisation.next_serial + count,
+                next_status_index=Organisation.next_status_index + count,
+            )
+            .returning(
+                col(Organisation.next_serial),
+                col(Organisation.next_status_index),
+                col(Organisation.license_types),
+                col(Organisation.name),
+                col(Organisation.role),
+            )
+        )
+    ).one_or_none()
+    if reserved is None:
+        raise errors.OrganisationNotFound(f"机构 {org_code} 不存在 / No organisation {org_code}")
+    last_serial, last_slot, allowed, org_name, role = reserved
+    check_may_issue(role, allowed, lt)
+    size = reg.settings.status_list_size
+    first_serial, first_slot = last_serial - count + 1, last_slot - count  # slots count from 0
+    numbered: list[Numbered] = []
+    new_lists: list[dict[str, Any]] = []
+    for i, (d, (serial, identifier)) in enumerate(
+        zip(drafts, LicenseIdentifier.series(lt.type_code, org_code, first_serial, count), strict=True)
+    ):
+        seq, index = divmod(first_slot + i, size)
+        lists = [f"{org_code}-{purpose}-{seq + 1}" for purpose in ("revocation", "suspension")]
+        if index == 0:  # the list's first slot: it is new (as in service._status_slot)
+            for list_id, purpose in zip(lists, ("revocation", "suspension"), strict=True):
+                new_lists.append(
+                    {"id": list_id, "org_code": org_code, "purpose": purpose, "seq": seq + 1, "size": size}
+                )
+        numbered.append(Numbered(identifier, serial, d.holder, d.fields, d.valid_from, d.valid_until, index, *lists))
+    for values in new_lists:
+        session.add(StatusList(**values, bits=bytes(size // 8)))
+    if new_lists:
+        await session.flush()
+    return numbered, org_name
+
+
+def signing_context(
+    reg: Registry, org_code: str, license_type: str, org_name: str, key: SigningKey
+) -> tuple[SigningContext, Signer]:
+    """What every licence of a group shares when signed with ``key`` (the signer stays in this process; the
+    context carries the sealed key, for bulk workers that unseal it themselves)."""
+    signer = signer_for(reg, key)
+    context = SigningContext(
+        license_type=license_type,
+        issuer_did=reg.settings.department_did(org_code),
+        issuer_name=org_name,
+        base_url=reg.settings.base_url,
+        created=vc_time(datetime.now(UTC)),
+        seal_ref=seal_ref(org_code, key.key_ref),
+        verification_method=signer.verification_method,
+        sealed=key.sealed_secret,
+        public_key=signer.public_key,
+    )
+    return context, signer
+
+
+class Stored(NamedTuple):
+    """One licence of a group, signed, with the idempotency record it is stored under."""
+
+    key: str
+    request_hash: str
+    number: Numbered
+    credential: SignedCredential
+    actor: str
+
+
+async def store_signed(
+    session: AsyncSession,
+    org_code: str,
+    key_id: int,
+    license_type: str,
+    items: list[Stored],
+    now: datetime,
+    reason: str = "",
+) -> list[License]:
+    """Store a group's licences, their history and idempotency records: three executemany INSERTs at the driver
+    (the ORM's unit of work, or even Core's per-row parameter handling, costs more per row than SQLite does).
+    Returns the licences as model objects (not attached to the session)."""
+    licences = [
+        License(
+            identifier=item.number.identifier,
+            issuer_code=org_code,
+            serial=item.number.serial,
+            version=1,
+            license_type=license_type,
+            holder_id_type=item.number.holder.id_type,
+            holder_id_number=item.number.holder.id_number,
+            holder_name=item.number.holder.name,
+            status="active",
+            valid_from=item.number.valid_from,
+            valid_until=item.number.valid_until,
+            credential_jcs=item.credential.credential_jcs,
+            compact_jcs=item.credential.compact_jcs,
+            qr_payload=item.credential.qr_payload,
+            status_index=item.number.status_index,
+            revocation_list_id=item.number.revocation_list_id,
+            suspension_list_id=item.number.suspension_list_id,
+            signing_key_id=key_id,
+            previous_identifier=None,
+            issued_at=now,
+        )
+        for item in items
+    ]
+    await insert_many(
+        session,
+        License.__table__,  # type: ignore[attr-defined]
+        _LICENSE_COLUMNS,
+        [tuple(getattr(licence, name) for name in _LICENSE_COLUMNS) for licence in licences],
+    )
+    await insert_many(
+        session,
+        LicenseEvent.__table__,  # type: ignore[attr-defined]
+        ("identifier", "action", "reason", "actor", "status_after", "related_identifier", "at"),
+        [(item.number.identifier, "issue", reason, item.actor, "active", None, now) for item in items],
+    )
+    await insert_many(
+        session,
+        IdempotencyRecord.__table__,  # type: ignore[attr-defined]
+        ("org_code", "key", "request_hash", "identifier", "created_at"),
+        [(org_code, item.key, item.request_hash, item.number.identifier, now) for item in items],
+    )
+    return licences
+
+
+_LICENSE_COLUMNS = (
+    "identifier",
+    "issuer_code",
+    "serial",
+    "version",
+    "license_type",
+    "holder_id_type",
+    "holder_id_number",
+    "holder_name",
+    "status",
+    "valid_from",
+    "valid_until",
+    "credential_jcs",
+    "compact_jcs",
+    "qr_payload",
+    "status_index",
+    "revocation_list_id",
+    "suspension_list_id",
+    "signing_key_id",
+    "previous_identifier",
+    "issued_at",
+)
 
 
 def effective_status(licence: License, now: datetime | None = None) -> str:

@@ -99,7 +99,7 @@ async def create_signing_key(reg: Registry, session: AsyncSession, org_code: str
         await session.exec(select(func.count()).select_from(SigningKey).where(SigningKey.org_code == org_code))
     ).one()
     key_ref = f"key-{count + 1}"
-    generated = reg.key_provider.generate(_seal_ref(org_code, key_ref), reg.settings.key_id(org_code, key_ref))
+    generated = reg.key_provider.generate(seal_ref(org_code, key_ref), reg.settings.key_id(org_code, key_ref))
     key = SigningKey(
         org_code=org_code,
         key_ref=key_ref,
@@ -158,7 +158,7 @@ async def revoke_key(reg: Registry, org_code: str, key_ref: str, compromised_at:
     return key
 
 
-def _seal_ref(org_code: str, key_ref: str) -> str:
+def seal_ref(org_code: str, key_ref: str) -> str:
     # Bound into the seal as associated data: a sealed secret copied onto another key record will not open.
     return f"{org_code}#{key_ref}"
 
@@ -181,7 +181,7 @@ def signer_for(reg: Registry, key: SigningKey) -> Signer:
     signer = reg.signers.get(key.id)
     if signer is None:
         signer = reg.key_provider.load(
-            _seal_ref(key.org_code, key.key_ref), reg.settings.key_id(key.org_code, key.key_ref), key.sealed_secret
+            seal_ref(key.org_code, key.key_ref), reg.settings.key_id(key.org_code, key.key_ref), key.sealed_secret
         )
         reg.signers[key.id] = signer
     return signer

@@ -29,7 +29,7 @@ from registry.calendar import CHINA
 from registry.context import Registry
 from registry.licence_types import LONG_TERM, FieldSpec, LicenseType
 from registry.licenses import batch, lifecycle, search, service
-from registry.licenses.batch import HOLDER_COLUMNS
+from registry.licenses.rows import HOLDER_COLUMNS
 from registry.models import License, LicenseEvent, Organisation, SigningKey, StaffUser, WebSession
 from registry.orgs.service import keys_of
 from registry.sharing.service import log_issuer_read

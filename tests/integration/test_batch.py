@@ -21,9 +21,14 @@ from registry import errors
 from registry.app import create_app
 from registry.auth.tokens import read_token
 from registry.context import Registry
-from registry.licenses import batch
-from registry.licenses.batch import CsvSource, issue_batch
+from registry.licenses import batch, bulk
+from registry.licenses import rows as rows_
+from registry.licenses.batch import issue_batch
+from registry.licenses.bulk import Pooled
+from registry.licenses.rows import CsvSource
 from registry.models import IdempotencyRecord, IssueBatch, License, LicenseEvent, Organisation
+from registry.orgs.service import rotate_key
+from signing.errors import SigningError
 from tests.conftest import BASE_URL, Org
 from tests.factories import corrupt_check, new_resident_id
 from tests.integration.test_bad_input import assert_problem, licences_of
@@ -254,8 +259,9 @@ async def test_crash_then_resume_issues_only_what_is_missing(registry: Registry,
     found = await licences(registry, issuer)
     assert len(found) == 11
     assert sorted(lic.holder_id_number for lic in found) == sorted(r[1] for r in rows)
-    # No serial, identifier or status-list slot was handed out twice.
-    assert sorted(int(lic.serial) for lic in found) == list(range(1, 12))
+    # No serial, identifier or status-list slot was handed out twice. The chunk being signed when the batch
+    # stopped had taken serials 5-8; they stay unused (a gap, never a reuse).
+    assert sorted(int(lic.serial) for lic in found) == [1, 2, 3, 4, *range(9, 16)]
     assert len({lic.identifier for lic in found}) == 11
     assert len({(lic.revocation_list_id, lic.status_index) for lic in found}) == 11
     assert len({(lic.suspension_list_id, lic.status_index) for lic in found}) == 11
@@ -266,10 +272,10 @@ async def test_crash_then_resume_issues_only_what_is_missing(registry: Registry,
 
 
 async def test_a_failed_chunk_is_rolled_back_whole(registry: Registry, make_org: Any, tmp_path: Path) -> None:
-    """A department that loses the right to issue mid-batch: the batch stops, the open chunk writes nothing,
-    and nothing is numbered twice when it runs again."""
+    """A department that loses the right to issue mid-batch: the batch stops, the chunk then being signed writes
+    nothing, and nothing is numbered twice when it runs again."""
     org = await make_org("issuer", types=[SSC])
-    rows = ssc_rows(6)
+    rows = ssc_rows(9)
     data = csv_bytes(rows)
 
     async def revoke_right(processed: int, total: int | None, issued: int, skipped: int, failed: int) -> None:
@@ -288,6 +294,8 @@ async def test_a_failed_chunk_is_rolled_back_whole(registry: Registry, make_org:
             progress=revoke_right,
             chunk_size=3,
         )
+    # The first chunk was stored; the second had been numbered (serials 4-6) and signed, and was refused as it
+    # was about to be stored.
     assert await licences_of(registry, org) == 3
     async with registry.db.transaction() as session:
         row = await session.get(Organisation, org.code)
@@ -295,9 +303,87 @@ async def test_a_failed_chunk_is_rolled_back_whole(registry: Registry, make_org:
         row.license_types = SSC
         session.add(row)
     again = await issue_batch(registry, org.code, source(registry, data), errors_to=tmp_path / "e.csv", chunk_size=3)
-    assert (again.issued, again.skipped) == (3, 3)
+    assert (again.issued, again.skipped) == (6, 3)
     found = await licences(registry, org)
-    assert sorted(int(lic.serial) for lic in found) == list(range(1, 7))
+    assert sorted(int(lic.serial) for lic in found) == [1, 2, 3, *range(7, 13)]
+
+
+async def test_a_key_rotated_mid_batch_signs_the_rest_with_the_new_key(
+    registry: Registry, issuer: Org, verifier: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The chunk signed with the old key while the key was rotated is signed again with the new one, under the
+    numbers it already had: every licence names the key that was active when it was stored."""
+    rows = ssc_rows(9)
+
+    async def rotate_once(processed: int, total: int | None, issued: int, skipped: int, failed: int) -> None:
+        if processed == 3:
+            await rotate_key(registry, issuer.code)
+
+    result = await issue_batch(
+        registry,
+        issuer.code,
+        source(registry, csv_bytes(rows)),
+        errors_to=tmp_path / "e.csv",
+        progress=rotate_once,
+        chunk_size=3,
+    )
+    assert (result.issued, result.failed) == (9, 0)
+    found = sorted(await licences(registry, issuer), key=lambda lic: lic.serial)
+    assert [int(lic.serial) for lic in found] == list(range(1, 10))
+    keys = [lic.signing_key_id for lic in found]
+    assert len(set(keys[:3])) == 1 and len(set(keys[3:])) == 1 and keys[0] != keys[3]
+    await assert_all_verify(verifier, found)
+
+
+async def test_a_process_pool_issues_what_this_process_would(
+    registry: Registry, issuer: Org, verifier: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """``registry issue-batch``'s pool: the workers unseal the key from the master key file themselves; bad rows
+    are reported from the workers; the licences verify."""
+    rows = ssc_rows(40)
+    bad = ssc_row(corrupt_check(new_resident_id()))
+    work = Pooled(registry.settings.master_key_file, 2)
+    try:
+        result = await issue_batch(
+            registry,
+            issuer.code,
+            source(registry, csv_bytes([*rows[:20], bad, *rows[20:]])),
+            errors_to=tmp_path / "e.csv",
+            chunk_size=7,
+            work=work,
+        )
+    finally:
+        work.close()
+    assert (result.issued, result.skipped, result.failed) == (40, 0, 1)
+    report = list(csv.DictReader(io.StringIO((tmp_path / "e.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["line"], r["code"]) for r in report] == [("22", "invalid_holder_id")]
+    found = await licences(registry, issuer)
+    assert sorted(int(lic.serial) for lic in found) == list(range(1, 41))
+    await assert_all_verify(verifier, found)
+
+
+def test_a_worker_with_another_master_key_refuses_to_sign(tmp_path: Path) -> None:
+    """A worker that unseals the key to something else (another master key file) signs nothing."""
+    from signing.keys import MasterKey, SealedKeyProvider
+
+    ours, theirs = tmp_path / "ours.key", tmp_path / "theirs.key"
+    provider = SealedKeyProvider(MasterKey.load_or_create(ours))
+    MasterKey.load_or_create(theirs)
+    generated = provider.generate("X#key-1", "did:web:x#key-1")
+    bulk._init_worker(str(theirs))
+    context = bulk.SigningContext(
+        SSC,
+        "did:web:x",
+        "X",
+        BASE_URL,
+        "2026-11-23T00:00:00Z",
+        "X#key-1",
+        "did:web:x#key-1",
+        generated.sealed,
+        generated.public_key,
+    )
+    with pytest.raises(SigningError):
+        bulk._worker_sign(context, [])
 
 
 async def test_concurrent_runs_of_one_file_issue_each_row_once(registry: Registry, issuer: Org, tmp_path: Path) -> None:
@@ -634,7 +720,7 @@ async def test_row_by_row_retry(registry: Registry, issuer: Org, tmp_path: Path)
     assert first.issued == 2
     now = datetime.now(UTC)
     with src.rows() as records:
-        prepared = [batch.prepare_row(src.license_type, src.columns, line, cells, now) for line, cells in records]
+        prepared = [rows_.prepare_row(src.license_type, src.columns, line, cells, now) for line, cells in records]
     outcome = await batch._issue_one_by_one(registry, issuer.code, [*prepared, prepared[4]], "tester", "retry")
     assert (outcome.issued, outcome.skipped, outcome.failures) == (3, 3, [])
     assert await licences_of(registry, issuer) == 5

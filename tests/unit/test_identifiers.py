@@ -424,3 +424,14 @@ def test_validate_type_code() -> None:
         validate_type_code(MPS_TYPE_CODE[:20])
     with pytest.raises(CheckCharacterError):
         validate_type_code(MPS_TYPE_CODE[:17] + "1" + MPS_TYPE_CODE[18:])
+
+
+def test_series_matches_one_at_a_time() -> None:
+    issuer = "11440300MB2C935416"
+    got = LicenseIdentifier.series(MPS_TYPE_CODE, issuer, 95, 10)
+    assert got == [(f"{n:08d}", str(LicenseIdentifier(MPS_TYPE_CODE, issuer, f"{n:08d}"))) for n in range(95, 105)]
+    assert all(str(LicenseIdentifier.parse(identifier)) == identifier for _, identifier in got)
+    # Past eight digits serials grow, as one-at-a-time numbering does.
+    assert LicenseIdentifier.series(MPS_TYPE_CODE, issuer, 99_999_999, 2)[1][0] == "100000000"
+    with pytest.raises(CheckCharacterError):
+        LicenseIdentifier.series(MPS_TYPE_CODE, "11440300MB2C935410", 1, 2)  # a wrong issuer check character

@@ -15,6 +15,8 @@ import base45
 import base58
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signing.jcs import canonicalize
 from verification.payload import (
@@ -23,6 +25,7 @@ from verification.payload import (
     MAX_PAYLOAD_CHARS,
     PREFIX,
     PayloadError,
+    b45encode,
     decode_payload,
     encode_payload,
     fits_budget,
@@ -273,3 +276,17 @@ def test_any_json_object_decodes() -> None:
     # The codec does not judge the credential's shape; the verifier does.
     value = {"a": [1, 2, {"b": "二维码"}], "c": None, "d": True}
     assert decode_payload(lc1(json.dumps(value).encode())) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=700))
+def test_fast_base45_encoder_matches_the_base45_package(data: bytes) -> None:
+    assert b45encode(data) == base45.b45encode(data).decode("ascii")
+
+
+def test_fast_base45_encoder_rfc9285_examples() -> None:
+    # RFC 9285 §4.3 examples.
+    assert b45encode(b"AB") == "BB8"
+    assert b45encode(b"Hello!!") == "%69 VD92EX0"
+    assert b45encode(b"base-45") == "UJCLQE7W581"
+    assert b45encode(b"") == ""

@@ -363,3 +363,22 @@ def test_random_documents_round_trip_and_detect_changes(seed: int) -> None:
         verify_proof(tampered, signer.public_key)
     with pytest.raises(ProofError):
         verify_proof(secured, Ed25519Signer(rng.randbytes(32), "x").public_key)
+
+
+def test_the_in_process_signer_checks_itself_by_signing_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ed25519Signer is trusted to check itself (add_proof does not verify its signatures): it signs twice
+    and refuses when the two differ, as a transient fault would make them."""
+    signer = _signer(3)
+    assert getattr(signer, "self_checking", False) is True
+    secured = add_proof(_credential(), signer, created=CREATED)
+    verify_proof(secured, signer.public_key)
+
+    calls = iter([b"\x01" * 64, b"\x02" * 64])
+
+    class Glitching:
+        def sign(self, message: bytes) -> Any:
+            return type("Signed", (), {"signature": next(calls)})()
+
+    monkeypatch.setattr(signer, "_signing_key", Glitching())
+    with pytest.raises(SigningError, match="not repeatable"):
+        add_proof(_credential(), signer, created=CREATED)

@@ -6,8 +6,11 @@ import json
 import os
 from pathlib import Path
 
+import base58
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signing.errors import KeyFormatError, MultibaseError, SigningError
 from signing.multibase import decode_multibase, encode_base58btc, encode_base64url
@@ -183,3 +186,9 @@ def test_did_key_rejects(value: str) -> None:
 def test_key_format_error_is_value_error() -> None:
     assert issubclass(KeyFormatError, ValueError)
     assert issubclass(KeyFormatError, SigningError)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80))
+def test_base58btc_encoder_matches_the_base58_package(data: bytes) -> None:
+    assert encode_base58btc(data) == "z" + base58.b58encode(data).decode("ascii")
