@@ -6,6 +6,7 @@ agree across workers except caches whose source of truth is the database.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,8 @@ class Registry:
     identity: IdentityProvider | None = None
     # POST /api/v1/licenses in flight, written a group per transaction (registry.licenses.service.issue).
     issue_group: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
+    # Bearer tokens verified lately: token -> (Principal, expiry as a Unix time), oldest first (auth.tokens).
+    verified_tokens: OrderedDict[str, tuple[Any, float]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.caches = RegistryCaches(self.settings)
@@ -60,6 +63,7 @@ class Registry:
         )
 
     async def close(self) -> None:
+        await self.caches.stop()
         await self.tally.flush()
         self.render_pool.close()
         await self.db.dispose()

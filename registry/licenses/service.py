@@ -47,7 +47,7 @@ log = logging.getLogger("registry.issuance")
 
 @dataclass(frozen=True)
 class Issued:
-    license: License
+    license: License | NewLicence
     issuer_name: str
     replayed: bool
 
@@ -89,16 +89,21 @@ async def issue(reg: Registry, principal: Principal, body: LicenseCreate, idempo
     digest = request_hash(body)
     org_code = principal.subject
 
-    async with reg.db.read() as session:
-        record = await session.get(IdempotencyRecord, (org_code, key))
-        if record is not None:
-            return await _replay(session, record, digest)
-
-    lt = reg.catalog.get(body.type)
-    holder = validate_holder(body.holder.id_type, body.holder.id_number, body.holder.name, lt.holder_id_types)
-    fields = lt.validate_fields(body.fields, holder)
-    now = datetime.now(UTC)
-    valid_from, valid_until = validity_window(lt, body.valid_from, body.valid_until, now)
+    # Validated first; whether the key was used already is settled by the group's transaction, in one query
+    # for all its requests (a retry of an issued request is answered there, from its record).
+    try:
+        lt = reg.catalog.get(body.type)
+        holder = validate_holder(body.holder.id_type, body.holder.id_number, body.holder.name, lt.holder_id_types)
+        fields = lt.validate_fields(body.fields, holder)
+        now = datetime.now(UTC)
+        valid_from, valid_until = validity_window(lt, body.valid_from, body.valid_until, now)
+    except errors.RegistryError:
+        # A key already used says so before what is wrong with the body: the retry is the caller's mistake.
+        async with reg.db.read() as session:
+            record = await session.get(IdempotencyRecord, (org_code, key))
+            if record is not None:
+                return await _replay(session, record, digest)
+        raise
     request = IssueRequest(org_code, key, digest, Draft(lt, holder, fields, valid_from, valid_until), principal.actor)
     issued: Issued = await reg.issue_group.submit(request, functools.partial(_write_group, reg))
     return issued
@@ -166,12 +171,11 @@ async def _issue_together(reg: Registry, requests: list[IssueRequest]) -> list[I
                 todo.setdefault((requests[i].org_code, requests[i].draft.lt.type), []).append(i)
         for (org_code, _), indices in todo.items():
             lt = requests[indices[0]].draft.lt
-            try:
-                async with session.begin_nested():  # a department that may not issue this type numbers nothing
-                    numbered, org_name = await reserve_numbers(
-                        reg, session, org_code, lt, [requests[i].draft for i in indices]
-                    )
-                    key = await active_key(session, org_code)
+            try:  # a department that may not issue this type, or has no key, numbers nothing
+                key = await active_key(session, org_code)
+                numbered, org_name = await reserve_numbers(
+                    reg, session, org_code, lt, [requests[i].draft for i in indices]
+                )
             except errors.RegistryError as exc:
                 for i in indices:
                     outcomes[i] = exc
@@ -389,7 +393,20 @@ async def reserve_numbers(
     if reserved is None:
         raise errors.OrganisationNotFound(f"机构 {org_code} 不存在 / No organisation {org_code}")
     last_serial, last_slot, allowed, org_name, role = reserved
-    check_may_issue(role, allowed, lt)
+    try:
+        check_may_issue(role, allowed, lt)
+    except errors.LicenseTypeNotAllowed:
+        # Given back in the same transaction, under the same row lock: as if never taken (cheaper than a
+        # savepoint around every group's numbering, for what is a caller's mistake).
+        await session.exec(
+            update(Organisation)
+            .where(col(Organisation.code) == org_code)
+            .values(
+                next_serial=Organisation.next_serial - count,
+                next_status_index=Organisation.next_status_index - count,
+            )
+        )
+        raise
     size = reg.settings.status_list_size
     first_serial, first_slot = last_serial - count + 1, last_slot - count  # slots count from 0
     numbered: list[Numbered] = []
@@ -432,6 +449,32 @@ def signing_context(
     return context, signer
 
 
+class NewLicence(NamedTuple):
+    """A licence just stored by :func:`store_signed`: its columns, in the table's order. Reads like a
+    :class:`License` for :func:`to_public` without the cost of an ORM object per licence."""
+
+    identifier: str
+    issuer_code: str
+    serial: str
+    version: int
+    license_type: str
+    holder_id_type: str
+    holder_id_number: str
+    holder_name: str
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None
+    credential_jcs: str
+    compact_jcs: str | None
+    qr_payload: str
+    status_index: int
+    revocation_list_id: str
+    suspension_list_id: str
+    signing_key_id: int
+    previous_identifier: str | None
+    issued_at: datetime
+
+
 class Stored(NamedTuple):
     """One licence of a group, signed, with the idempotency record it is stored under."""
 
@@ -450,41 +493,35 @@ async def store_signed(
     items: list[Stored],
     now: datetime,
     reason: str = "",
-) -> list[License]:
+) -> list[NewLicence]:
     """Store a group's licences, their history and idempotency records: three executemany INSERTs at the driver
-    (the ORM's unit of work, or even Core's per-row parameter handling, costs more per row than SQLite does).
-    Returns the licences as model objects (not attached to the session)."""
+    (the ORM's unit of work, or even Core's per-row parameter handling, costs more per row than SQLite does)."""
     licences = [
-        License(
-            identifier=item.number.identifier,
-            issuer_code=org_code,
-            serial=item.number.serial,
-            version=1,
-            license_type=license_type,
-            holder_id_type=item.number.holder.id_type,
-            holder_id_number=item.number.holder.id_number,
-            holder_name=item.number.holder.name,
-            status="active",
-            valid_from=item.number.valid_from,
-            valid_until=item.number.valid_until,
-            credential_jcs=item.credential.credential_jcs,
-            compact_jcs=item.credential.compact_jcs,
-            qr_payload=item.credential.qr_payload,
-            status_index=item.number.status_index,
-            revocation_list_id=item.number.revocation_list_id,
-            suspension_list_id=item.number.suspension_list_id,
-            signing_key_id=key_id,
-            previous_identifier=None,
-            issued_at=now,
+        NewLicence(
+            item.number.identifier,
+            org_code,
+            item.number.serial,
+            1,
+            license_type,
+            item.number.holder.id_type,
+            item.number.holder.id_number,
+            item.number.holder.name,
+            "active",
+            item.number.valid_from,
+            item.number.valid_until,
+            item.credential.credential_jcs,
+            item.credential.compact_jcs,
+            item.credential.qr_payload,
+            item.number.status_index,
+            item.number.revocation_list_id,
+            item.number.suspension_list_id,
+            key_id,
+            None,
+            now,
         )
         for item in items
     ]
-    await insert_many(
-        session,
-        License.__table__,  # type: ignore[attr-defined]
-        _LICENSE_COLUMNS,
-        [tuple(getattr(licence, name) for name in _LICENSE_COLUMNS) for licence in licences],
-    )
+    await insert_many(session, License.__table__, NewLicence._fields, licences)  # type: ignore[attr-defined]
     await insert_many(
         session,
         LicenseEvent.__table__,  # type: ignore[attr-defined]
@@ -500,31 +537,7 @@ async def store_signed(
     return licences
 
 
-_LICENSE_COLUMNS = (
-    "identifier",
-    "issuer_code",
-    "serial",
-    "version",
-    "license_type",
-    "holder_id_type",
-    "holder_id_number",
-    "holder_name",
-    "status",
-    "valid_from",
-    "valid_until",
-    "credential_jcs",
-    "compact_jcs",
-    "qr_payload",
-    "status_index",
-    "revocation_list_id",
-    "suspension_list_id",
-    "signing_key_id",
-    "previous_identifier",
-    "issued_at",
-)
-
-
-def effective_status(licence: License, now: datetime | None = None) -> str:
+def effective_status(licence: License | NewLicence, now: datetime | None = None) -> str:
     """The stored status, except that an active licence past its validity reads as expired (05 失效)."""
     now = now or datetime.now(UTC)
     if licence.status == "active" and licence.valid_until is not None and now >= licence.valid_until:
@@ -566,12 +579,12 @@ async def get_for_reader(reg: Registry, principal: Principal, identifier: str) -
     return licence
 
 
-def credential_of(licence: License) -> dict[str, Any]:
+def credential_of(licence: License | NewLicence) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(licence.credential_jcs)
     return loaded
 
 
-def to_public(reg: Registry, licence: License, issuer_name: str) -> LicensePublic:
+def to_public(reg: Registry, licence: License | NewLicence, issuer_name: str) -> LicensePublic:
     lt = reg.catalog.get(licence.license_type)
     status = effective_status(licence)
     base = f"{reg.settings.base_url}/api/v1/licenses/{licence.identifier}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class Published:
 
     def max_age(self, now: datetime) -> int:
         return max(0, int((self.expires - now).total_seconds()))
+
+
+log = logging.getLogger("registry.caches")
 
 
 @dataclass
@@ -84,6 +88,7 @@ class RegistryCaches:
     # Changes this worker committed (expire() counts them) and how many the last poll has seen.
     _changes: int = 0
     _changes_seen: int = 0
+    _polling: asyncio.Task[None] | None = None  # the routine poll running beside the scans, if any
 
     def expire(self) -> None:
         """This worker just committed a status or key change: the next scan must see it, not wait for a poll."""
@@ -91,11 +96,27 @@ class RegistryCaches:
 
     async def refresh(self, db: Database, *, force: bool = False, session: AsyncSession | None = None) -> None:
         own_change = self._changes != self._changes_seen
-        due = time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds
-        if not (force or own_change or due):
+        if force or own_change:  # the caller must see the latest: it waits for the poll
+            await self._poll(db, session, force=force)
             return
-        if self._lock.locked() and not (force or own_change):
-            return  # another request is polling: answer from what we hold rather than queue behind it
+        if time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds and not self._lock.locked():
+            # A routine poll: nobody waits for it (a scan that did stalled the worker's p99); scans answer from
+            # what is held meanwhile, at most one poll interval old, as before.
+            self._last_poll = time.monotonic()
+            self._polling = asyncio.get_running_loop().create_task(self._poll_quietly(db))
+
+    async def stop(self) -> None:
+        """Let a routine poll in flight finish (before the database goes away)."""
+        if self._polling is not None:
+            await asyncio.gather(self._polling, return_exceptions=True)
+
+    async def _poll_quietly(self, db: Database) -> None:
+        try:
+            await self._poll(db, None, force=True)
+        except Exception:  # the next poll retries; scans go on with what is held
+            log.exception("could not refresh the trust caches")
+
+    async def _poll(self, db: Database, session: AsyncSession | None, *, force: bool) -> None:
         async with self._lock:
             target = self._changes
             due = time.monotonic() - self._last_poll >= self.settings.cache_poll_seconds

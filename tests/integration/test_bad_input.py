@@ -4,6 +4,7 @@ half-written licence."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,6 +189,30 @@ async def test_tokens(client: httpx.AsyncClient, registry: Registry, issuer: Org
     )
     resp = await client.post(url, json=body, headers={**key, "Authorization": f"Bearer {wrong_aud}"})
     assert_problem(resp, 401, "not_authenticated")
+
+
+async def test_a_remembered_token_still_expires(
+    client: httpx.AsyncClient, registry: Registry, issuer: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified tokens are remembered per worker (auth.tokens.read_token); one used a moment ago is refused
+    once its time is up, exactly as a fresh decode would refuse it."""
+    token, ttl = mint_org_token(registry, issuer.code, "issuer")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/licenses?limit=1", headers=headers)).status_code == 200
+    assert token in registry.verified_tokens
+    later = time.time() + ttl + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _later_datetime(later))  # PyJWT's own clock, the same way
+    assert_problem(await client.get("/api/v1/licenses?limit=1", headers=headers), 401, "token_expired")
+
+
+def _later_datetime(at: float) -> type[datetime]:
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.fromtimestamp(at, tz)
+
+    return Later
 
 
 async def test_token_endpoint(client: httpx.AsyncClient, issuer: Org) -> None:
