@@ -22,6 +22,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -269,7 +270,14 @@ class LicenseIdentifier:
     @classmethod
     def parse(cls, text: str) -> LicenseIdentifier:
         """Parse a full identifier strictly; raise :class:`MalformedIdentifierError` or
-        :class:`CheckCharacterError`."""
+        :class:`CheckCharacterError`. Identifiers parsed lately are remembered (a scan parses one or two, and
+        the same licences are scanned again and again); instances are immutable, so sharing them is safe."""
+        if cls is LicenseIdentifier and isinstance(text, str):
+            return _parse_remembered(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> LicenseIdentifier:
         if not isinstance(text, str):
             raise MalformedIdentifierError("证照标识应为字符串 / licence identifier must be a string")
         if len(text) > _MAX_IDENTIFIER_LENGTH:
@@ -346,3 +354,8 @@ def _embedded_uscc(code: str, what: str) -> None:
     expected = uscc_check(code[:17])
     if code[17] != expected:
         raise CheckCharacterError(what, expected, code[17])
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_remembered(text: str) -> LicenseIdentifier:
+    return LicenseIdentifier._parse(text)  # errors are raised afresh each time: lru_cache keeps only results

@@ -19,6 +19,7 @@ This module also holds the RFC 3339 timestamp helpers the other ``verification``
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Mapping
@@ -83,6 +84,11 @@ def format_timestamp(value: datetime) -> str:
     """An aware datetime as RFC 3339 UTC with whole seconds: ``2026-11-23T00:00:00Z``."""
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
+    return _format_utc(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_utc(value: datetime) -> str:  # a scan formats the same validity dates again and again
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

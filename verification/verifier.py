@@ -1015,7 +1015,7 @@ def _check_json(value: object) -> None:
                     raise Malformed(too_many, check="decode")
                 if isinstance(item, dict):
                     for k in item:
-                        if not isinstance(k, str):
+                        if type(k) is not str and not isinstance(k, str):
                             raise Malformed("凭证的键必须是字符串 / object keys must be strings", check="decode")
                         chars += len(k)
                     below.extend(item.values())
