@@ -1,7 +1,7 @@
 """Throughput with `registry serve --workers 2` against `--workers 1` on PostgreSQL, and cache coherence between
 the two workers (issue #7, item 6).
 
-    .venv/bin/python bench/workers.py [--seconds 8] [--rounds 3] [--connections 32] [--issue-concurrency 16]
+    .venv/bin/python bench/workers.py [--seconds 8] [--rounds 3] [--connections 32]
                                       [--database-url URL]
 
 By default it creates a fresh PostgreSQL database (bench_workers_<random> on 127.0.0.1:5432, user postgres) and
@@ -11,8 +11,8 @@ few licences, then in alternating rounds (1, 2, 1, 2, … so that machine noise 
 
   scans     wrk (Debian: apt-get install wrk), one thread, --connections, POST /api/v1/verifications with the
             same licence payload over and over (as bench/verify.py)
-  issuance  --issue-concurrency httpx clients for --seconds, POST /api/v1/licenses, each with its own
-            Idempotency-Key (as bench/issuance.py)
+  issuance  wrk the same way, POST /api/v1/licenses, each request with its own Idempotency-Key (as
+            bench/issuance.py)
 
 and prints the medians per N and the ratios 2 workers / 1 worker. On the first 2-worker server it also revokes
 a licence through the API and scans it over fresh connections (so either worker may answer): every answer from
@@ -48,10 +48,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.issuance import free_port  # noqa: E402
+from bench.issuance import ISSUE_LUA, bodies_file, free_port, run_wrk  # noqa: E402
 from bench.verify import wait_up, wrk  # noqa: E402
 from registry.licence_types import default_catalog  # noqa: E402
-from tests.factories import new_resident_id, new_uscc  # noqa: E402
+from tests.factories import new_uscc  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SCAN_TYPE = "driving_license"  # what bench/verify.py scans, so the figures compare
@@ -156,44 +156,15 @@ def scan(base: str, payload: str, client: httpx.Client | None = None) -> str:
 # ---------------------------------------------------------------------------------------------------- issuance
 
 
-def issue_body() -> dict[str, Any]:
-    """A social security card for a new holder (as bench/issuance.py: the 18-digit id fields carry their id)."""
-    fields = default_catalog().get(ISSUE_TYPE).example_fields()
-    rid = new_resident_id()
-    ids = {k: rid for k, v in fields.items() if isinstance(v, str) and len(v) == 18 and v[:17].isdigit()}
-    return {
-        "type": ISSUE_TYPE,
-        "holder": {"id_type": "resident_id", "id_number": rid, "name": "王芳"},
-        "fields": fields | ids | {"name": "王芳"},
-    }
-
-
-async def issuance_run(base: str, auth: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
-    """Closed loop: `concurrency` clients issue back to back for `seconds`; completed issues per second."""
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-
-        async def one() -> None:
-            t0 = time.perf_counter()
-            resp = await client.post(
-                "/api/v1/licenses", json=issue_body(), headers={**auth, "Idempotency-Key": str(uuid.uuid4())}
-            )
-            latencies.append(time.perf_counter() - t0)
-            if resp.status_code != 201:
-                raise SystemExit(f"issuance failed: {resp.status_code} {resp.text[:300]}")
-
-        async def loop(deadline: float) -> None:
-            while time.perf_counter() < deadline:
-                await one()
-
-        # Warm up: every connection opened (so both workers hold some) and each worker's first-request costs paid.
-        await asyncio.gather(*(one() for _ in range(2 * concurrency)))
-        latencies.clear()
-        start = time.perf_counter()
-        await asyncio.gather(*(loop(start + seconds) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000}
+def issuance_run(base: str, token_value: str, seconds: int, connections: int, tmp: Path, tag: str) -> dict[str, float]:
+    """wrk (a C client: a Python one was the bottleneck) posting licences from bench/issuance.py's bodies, each with
+    its own Idempotency-Key."""
+    bodies, script = tmp / "bodies.jsonl", tmp / "issue.lua"
+    if not bodies.exists():
+        bodies_file(bodies, 500)
+        script.write_text(ISSUE_LUA)
+    run_wrk(base, 1, connections, script, [str(bodies), f"warm-{tag}-", token_value])  # every worker warmed
+    return run_wrk(base, seconds, connections, script, [str(bodies), f"{tag}-", token_value])
 
 
 # ---------------------------------------------------------------------------------------------------- coherence
@@ -235,7 +206,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration, and issuance duration, per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--issue-concurrency", type=int, default=16, help="concurrent issuance clients")
     parser.add_argument("--database-url", default=None, help="default: a fresh PostgreSQL database, dropped after")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -276,7 +246,9 @@ def main() -> None:
                     body = json.dumps({"payload": payload})
                     wrk(url, body, 1, args.connections, tmp)  # warm up every worker's caches
                     scans[n].append(wrk(url, body, args.seconds, args.connections, tmp))
-                    issues[n].append(asyncio.run(issuance_run(base, auth, args.seconds, args.issue_concurrency)))
+                    bearer = auth["Authorization"].removeprefix("Bearer ")
+                    tag = f"n{n}r{len(issues[n])}"
+                    issues[n].append(issuance_run(base, bearer, args.seconds, args.connections, tmp, tag))
                     print(
                         f"  round: {n} worker(s)  scans {scans[n][-1]['rps']:.0f} req/s, "
                         f"issuance {issues[n][-1]['rps']:.0f} req/s",
@@ -290,7 +262,7 @@ def main() -> None:
     print(
         f"\nworkers benchmark ({engine}, {datetime.now().astimezone():%Y-%m-%d %H:%M %z}, "
         f"os.cpu_count()={os.cpu_count()}, {args.rounds}×{args.seconds}s per N; "
-        f"scans wrk -t1 -c{args.connections}; issuance {args.issue_concurrency} clients)"
+        f"wrk -t1 -c{args.connections} for scans and issuance)"
     )
     print(f"  {'workers':8s} {'scan req/s':>10s} {'p50 ms':>7s} {'p99 ms':>7s}   {'issue req/s':>11s} {'p50 ms':>7s}")
     for n in WORKER_COUNTS:
