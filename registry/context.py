@@ -56,7 +56,7 @@ class Registry:
         master = MasterKey.load_or_create(settings.master_key_file)
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=Database(settings.database_url, sqlite_cache_mib=settings.sqlite_cache_mib),
             master_key=master,
             key_provider=SealedKeyProvider(master),
             catalog=default_catalog(),

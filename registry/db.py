@@ -81,7 +81,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _make_sqlite_safe(engine: AsyncEngine) -> None:
+def _make_sqlite_safe(engine: AsyncEngine, cache_mib: int = 16) -> None:
     """pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over.
 
     Write transactions BEGIN IMMEDIATE: they take the write lock at the start, so two writers queue on
@@ -97,6 +97,7 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # KiB when negative
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -105,21 +106,22 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, sqlite_cache_mib: int = 16) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
-        _make_sqlite_safe(engine)
+        # LIFO: the connection used last (its page cache warm) is handed out next, and idle ones stay cold.
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, pool_use_lifo=True)
+        _make_sqlite_safe(engine, sqlite_cache_mib)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, sqlite_cache_mib: int = 16) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        self.engine = create_engine(url, echo=echo, sqlite_cache_mib=sqlite_cache_mib)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._readers = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), class_=AsyncSession, expire_on_commit=False

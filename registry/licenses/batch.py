@@ -1,13 +1,15 @@
 """Bulk issuance (批量签发): licences of one type from a CSV file, each row validated exactly as
 ``POST /api/v1/licenses`` validates a body, the good rows issued in chunks.
 
-The file (DESIGN §6): header ``holder_id_type,holder_id_number,holder_name,<the template's field names…>``,
-optionally ``valid_from,valid_until``; UTF-8 with or without a BOM, or GB18030 (what Chinese Excel saves).
-It is streamed twice, never held whole: once to settle its encoding, check its header and count its rows,
-once to issue them.
+The file and its rows (format, validation, error report) are ``registry.licenses.rows``; the CPU work of
+validating and signing is ``registry.licenses.bulk``, in this process or a pool of worker processes. This
+module numbers and stores, as a pipeline: while chunk k is signed, chunk k+1 is validated and chunk k-1 stored.
+A chunk is numbered in one short transaction (one statement takes its serials and status slots) and stored in
+another (three multi-row INSERTs); numbers taken by a chunk that is never stored (the process stopped, a row
+failed at signing) stay unused: gaps, never a number handed out twice.
 
 Every row carries a key derived from its content — ``batch:`` + SHA-256 of the canonical row (type, holder,
-normalised fields, validity as given) — stored as an idempotency record in the transaction that issues the
+normalised fields, validity as given) — stored as an idempotency record in the transaction that stores the
 row. Running the same file again, after a crash or by mistake, therefore issues only what is missing; the
 rows already issued, and a row repeated in the file, count as ``skipped``. A row that fails validation goes
 to the error report (CSV ``line,holder_id_number,code,message``) and does not stop the batch.

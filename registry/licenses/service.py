@@ -130,11 +130,17 @@ async def _write_group(reg: Registry, group: list[tuple[IssueRequest, asyncio.Fu
         log.warning("group of %d issuances failed together; issuing them one by one", len(group), exc_info=True)
         for request, future in group:
             try:
-                future.set_result(await _issue_alone(reg, request))
+                issued = await _issue_alone(reg, request)
             except Exception as exc:
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(issued)
         return
     for (_, future), outcome in zip(group, outcomes, strict=True):
+        if future.done():  # cancelled while the server shut down
+            continue
         if isinstance(outcome, Issued):
             future.set_result(outcome)
         else:
@@ -152,7 +158,7 @@ async def _issue_together(reg: Registry, requests: list[IssueRequest]) -> list[I
             first[request.org_code, request.key] = i
     now = datetime.now(UTC)
     async with reg.db.transaction() as session:
-        # Keys recorded since each request looked (another worker's, or a retry's): answered as replays.
+        # Keys already recorded (a retry of an issued request; another worker's): answered as replays.
         for org_code in {r.org_code for r in requests}:
             keys = [key for (org, key) in first if org == org_code]
             query = select(IdempotencyRecord).where(
