@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -62,14 +63,15 @@ def resident_ids(count: int) -> Iterator[str]:
     raise ValueError(f"cannot make {count} distinct IDs")
 
 
-def write_csv(path: Path, count: int) -> None:
+def write_csv(path: Path, count: int, start: int = 0) -> None:
+    """Rows ``start``..``count`` of one fixed sequence (so files made from different ranges never overlap)."""
     lt = default_catalog().get(LICENCE_TYPE)
     fields = lt.example_fields()
     names = [f.name for f in lt.fields]
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["holder_id_type", "holder_id_number", "holder_name", *names])
-        for i, rid in enumerate(resident_ids(count)):
+        for i, rid in enumerate(itertools.islice(resident_ids(count), start, None), start=start):
             row = fields | {"name": "王芳", "social_security_number": rid, "card_number": f"D{i:08d}"}
             writer.writerow(["resident_id", rid, "王芳", *(row[n] for n in names)])
 

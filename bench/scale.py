@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import random
@@ -35,7 +34,6 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +42,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bulk import LICENCE_TYPE, resident_ids, write_csv  # noqa: E402
+from bench.bulk import LICENCE_TYPE, write_csv  # noqa: E402
 from bench.issuance import free_port  # noqa: E402
 from bench.verify import wait_up  # noqa: E402
-from registry.licence_types import default_catalog  # noqa: E402
 from tests.factories import new_uscc  # noqa: E402
 
 BIN = Path(sys.executable).parent
 WARMUP = 100  # licences scanned before each measurement, outside the sample: first-request costs stay out of it
-
-
-def write_csv_range(path: Path, start: int, stop: int) -> None:
-    """Rows ``start``..``stop`` of the sequence bench.bulk.write_csv starts, so the two files never overlap."""
-    lt = default_catalog().get(LICENCE_TYPE)
-    fields = lt.example_fields()
-    names = [f.name for f in lt.fields]
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["holder_id_type", "holder_id_number", "holder_name", *names])
-        for i, rid in enumerate(islice(resident_ids(stop), start, None), start=start):
-            row = fields | {"name": "王芳", "social_security_number": rid, "card_number": f"D{i:08d}"}
-            writer.writerow(["resident_id", rid, "王芳", *(row[n] for n in names)])
 
 
 def db_path(data_dir: Path) -> Path:
@@ -283,7 +267,7 @@ def main() -> None:
                 snapshot(small_dir, large_dir)  # the large database starts as the small one
             csv_rest = work / f"ssc-{args.small}-{args.rows}.csv"
             if not csv_rest.exists():
-                write_csv_range(csv_rest, args.small, args.rows)
+                write_csv(csv_rest, args.rows, start=args.small)
             result, seconds = issue({**env, "REGISTRY_DATA_DIR": str(large_dir)}, work, state["org"], csv_rest)
             print(f"large: issued {result['issued']}, skipped {result['skipped']} in {seconds:.0f} s", file=sys.stderr)
         prepared = time.perf_counter() - t0

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.issuance import free_port  # noqa: E402
+from bench.issuance import free_port, run_wrk  # noqa: E402
 from registry.licence_types import default_catalog  # noqa: E402
 from tests.factories import new_uscc  # noqa: E402
 
@@ -63,23 +62,7 @@ def wrk(url: str, body: str, seconds: int, connections: int, workdir: Path) -> d
     script.write_text(
         f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = {json.dumps(body)}\n'
     )
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def pct(p: str) -> float:
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert m is not None, out
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-        return float(m.group(1)) * scale
-
-    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+    return run_wrk(url, seconds, connections, script, [])
 
 
 async def fixed_rate(url: str, body: dict[str, Any], rate: float, seconds: float) -> dict[str, float]:
