@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,16 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    @property
+    @functools.cached_property  # asked on every scan; the base URL never changes
     def did_web_host(self) -> str:
         """The host part of our did:web identifiers (a port's colon is percent-encoded, per did:web)."""
         netloc = urlsplit(self.base_url).netloc
         return quote(netloc, safe="")
+
+    @functools.cached_property
+    def status_list_prefix(self) -> str:
+        """Our status lists' URLs start with this; the list id follows."""
+        return f"{self.base_url}/status-lists/"
 
     def department_did(self, code: str) -> str:
         return f"did:web:{self.did_web_host}:departments:{code}"

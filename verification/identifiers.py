@@ -324,7 +324,7 @@ class LicenseIdentifier:
         return mod37_36_check(f"{self.type_code}{self.issuer_code}{self.serial}{self.version:03d}")
 
     def __str__(self) -> str:
-        return f"{LICENSE_ID_PREFIX}{self.type_code}.{self.issuer_code}.{self.serial}.{self.version:03d}.{self.check}"
+        return _text(self)
 
     @classmethod
     def series(cls, type_code: str, issuer_code: str, first: int, count: int, width: int = 8) -> list[tuple[str, str]]:
@@ -354,6 +354,11 @@ def _embedded_uscc(code: str, what: str) -> None:
     expected = uscc_check(code[:17])
     if code[17] != expected:
         raise CheckCharacterError(what, expected, code[17])
+
+
+@functools.lru_cache(maxsize=8192)
+def _text(ident: LicenseIdentifier) -> str:  # a scan prints the identifier it parsed: keep the check computed
+    return f"{LICENSE_ID_PREFIX}{ident.type_code}.{ident.issuer_code}.{ident.serial}.{ident.version:03d}.{ident.check}"
 
 
 @functools.lru_cache(maxsize=8192)

@@ -84,7 +84,8 @@ def format_timestamp(value: datetime) -> str:
     """An aware datetime as RFC 3339 UTC with whole seconds: ``2026-11-23T00:00:00Z``."""
     if value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return _format_utc(value)
+    # Whole seconds are printed, so whole seconds are the cache key: the scans of one second share "now".
+    return _format_utc(value.replace(microsecond=0) if value.microsecond else value)
 
 
 @functools.lru_cache(maxsize=4096)

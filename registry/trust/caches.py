@@ -153,8 +153,10 @@ class RegistryCaches:
 
     async def load_key(self, db: Database, verification_method: str, session: AsyncSession | None = None) -> None:
         """A key made since the last refresh (a new department, a rotation) is fetched on first use."""
+        if verification_method in self.keys:
+            return
         ours = self.settings.parse_key_id(verification_method)
-        if verification_method in self.keys or ours is None:
+        if ours is None:
             return
         async with db.read_within(session) as session:
             row = (
@@ -188,7 +190,7 @@ class RegistryCaches:
         return facts
 
     def list_id(self, list_url: str) -> str | None:
-        prefix = f"{self.settings.base_url}/status-lists/"
+        prefix = self.settings.status_list_prefix
         return list_url[len(prefix) :] if list_url.startswith(prefix) else None
 
     def _key_info(self, key: SigningKey, org: Organisation) -> KeyInfo:

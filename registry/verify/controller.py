@@ -45,12 +45,10 @@ class VerificationController(Controller):
         description="Any scanned text gets a verdict: valid, revoked, suspended, expired, not_yet_valid, "
         "bad_signature, unknown_issuer, key_revoked, malformed or unsupported. Rate-limited per client.",
     )
-    async def verify(
-        self,
-        request: Request[Any, Any, Any],
-        registry: NamedDependency[Registry],
-        data: JSONBody[VerificationRequest],
-    ) -> dict[str, Any]:
+    async def verify(self, request: Request[Any, Any, Any], data: JSONBody[VerificationRequest]) -> dict[str, Any]:
+        # The registry straight from the app's state, not through a dependency: resolving one costs a scan
+        # (the hottest path there is) about 2% of its time.
+        registry: Registry = request.app.state.registry
         registry.verify_limiter.take(client_key(request))
         result = await service.verify(registry, payload=data.payload, credential=data.credential)
         registry.tally.add("verified")
