@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from registry.holders.controller import HolderAuthController, MeController
 from registry.http.problems import handle_exception, problem_type
 from registry.licenses.batch_controller import BatchController
 from registry.licenses.controller import LicenseController, LicenseTypeController
+from registry.log.controller import LicenceLogProofController, LogController
+from registry.log.service import Integrator
 from registry.orgs.controller import DidController
 from registry.settings import Settings
 from registry.stats.controller import StatsController
@@ -47,9 +50,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # A server integrates the log's new entries in the background (tests call the endpoints, which
+        # integrate what is waiting before they answer).
+        integrating = asyncio.get_running_loop().create_task(Integrator().run(reg)) if owned else None
         try:
             yield
         finally:
+            if integrating is not None:
+                integrating.cancel()
+                await asyncio.gather(integrating, return_exceptions=True)
             if owned:
                 await reg.close()
 
@@ -70,6 +79,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             CaseController,
             CommitmentController,
             StatsController,
+            LogController,
+            LicenceLogProofController,
             *PAGE_CONTROLLERS,
             static_router(),
         ],

@@ -518,5 +518,45 @@ def issue_batch(
     sys.exit(1 if outcome.failed else 0)
 
 
+@main.group("log", help="The transparency log (RFC 9162) / 透明日志")
+def log_group() -> None:
+    pass
+
+
+@log_group.command("integrate", help="Add the log's waiting entries to its tree and sign a checkpoint")
+def log_integrate() -> None:
+    from registry.log.service import integrate, latest_checkpoint
+
+    async def work(reg: Registry) -> dict[str, Any]:
+        await integrate(reg)
+        return await latest_checkpoint(reg)
+
+    checkpoint = _run(work)
+    click.echo(f"树大小 tree size {checkpoint['tree_size']}  根 root {checkpoint['root_hash']}")
+
+
+@log_group.command(
+    "verify", help="Re-check the whole log against the database: leaves, nodes, checkpoints, and every record"
+)
+@click.option("--json", "as_json", is_flag=True)
+def log_verify(as_json: bool) -> None:
+    from registry.log.service import LogReport, verify_log
+
+    async def work(reg: Registry) -> LogReport:
+        return await verify_log(reg)
+
+    report = _run(work)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
+                               "problems": report.problems}, ensure_ascii=False))  # fmt: skip
+    elif report.ok:
+        click.echo(f"透明日志完好 / log intact: {report.entries} 条 entries, {report.checkpoints} 个 checkpoints")
+    else:
+        click.echo(f"透明日志与数据库不符 / the log does not match the database ({len(report.problems)}):", err=True)
+        for problem in report.problems:
+            click.echo(f"  - {problem}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
 from registry.licenses.group import GroupCommit
+from registry.log import entries as log_entries
 from registry.rendering.pool import RenderPool
 from registry.settings import Settings
 from registry.stats.tally import Tally
@@ -46,6 +47,7 @@ class Registry:
     verified_tokens: OrderedDict[str, tuple[Any, float]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
+        log_entries.install()  # every transaction of this process appends its log entries as it commits
         self.caches = RegistryCaches(self.settings)
         self.tally = Tally(self.db)
         self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)

@@ -49,7 +49,14 @@ async def insert_many(
     if not rows:
         return
     connection = await session.connection()
-    dialect = connection.dialect
+    sql, params = driver_insert(connection.dialect, table, columns, rows)
+    await connection.exec_driver_sql(sql, params)
+
+
+def driver_insert(
+    dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[str, Sequence[Sequence[Any]]]:
+    """The statement and bound parameters for :func:`insert_many` (also used from synchronous ORM events)."""
     params: Sequence[Sequence[Any]] = rows
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     if any(processors):
@@ -74,7 +81,7 @@ async def insert_many(
     quote = dialect.identifier_preparer.quote
     # Names come from the table (table.c[name] above refuses others) and are quoted; values are parameters.
     sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks})"  # noqa: S608
-    await connection.exec_driver_sql(sql, params)
+    return sql, params
 
 
 def utcnow() -> datetime:

@@ -254,3 +254,18 @@ class BatchFileUnreadable(ValidationFailed):
 class BatchNotFound(NotFound):
     code = "batch_not_found"
     title = "批量签发任务不存在 / Bulk issuance job not found"
+
+
+# --- the transparency log ---------------------------------------------------------------------------------
+
+
+class LogRangeInvalid(BadRequest):
+    """Indexes or sizes the log cannot answer for (beyond its size, reversed, or too wide a range)."""
+
+    code = "log_range_invalid"
+    title = "透明日志范围无效 / Invalid transparency log range"
+
+
+class LogEntryNotFound(NotFound):
+    code = "log_entry_not_found"
+    title = "透明日志中无此记录 / No such transparency log entry"

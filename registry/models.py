@@ -371,3 +371,44 @@ class IssueBatch(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     heartbeat_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+# --- the transparency log (issue #8) -------------------------------------------------------------------------
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf of the RFC 9162 log: what happened, as JCS text (no personal data: an access is logged as the
+    hash of its record). Indexes are handed out in the writing transaction, so committed entries are always a
+    gap-free prefix; ``ref`` ties the entry to its record for ``registry log verify``."""
+
+    __tablename__ = "log_entry"
+    __table_args__ = (Index("ix_log_entry_kind_ref", "kind", "ref"),)
+
+    leaf_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kind: str = Field(max_length=16)  # issued | status | key | access
+    ref: str = Field(max_length=100)  # the licence identifier, event id, key id or access record id
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    at: datetime = Field(sa_column=_ts())
+
+
+class LogNode(SQLModel, table=True):
+    """A perfect subtree's hash, written once when its last leaf is integrated (level 0: the leaf hashes)."""
+
+    __tablename__ = "log_node"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    position: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed tree head: the registry's trust key over the size, root and time (see registry/log/service.py)."""
+
+    __tablename__ = "log_checkpoint"
+
+    tree_size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    timestamp: datetime = Field(sa_column=_ts())
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: str = Field(max_length=200)

@@ -25,6 +25,7 @@ from registry.licenses.bulk import Numbered, SigningContext, unsigned_credential
 from registry.licenses.credentials import SignedCredential, StatusSlot, full_credential, sign_credential, vc_time
 from registry.licenses.drafts import Draft, check_may_issue, validity_window
 from registry.licenses.schemas import HolderOut, LicenseCreate, LicenseLinks, LicensePublic
+from registry.log import entries as log_entries
 from registry.models import IdempotencyRecord, License, LicenseEvent, Organisation, SigningKey, StatusList
 from registry.orgs.service import active_key, seal_ref, signer_for
 from signing.jcs import canonicalize
@@ -539,6 +540,22 @@ async def store_signed(
         IdempotencyRecord.__table__,  # type: ignore[attr-defined]
         ("org_code", "key", "request_hash", "identifier", "created_at"),
         [(org_code, item.key, item.request_hash, item.number.identifier, now) for item in items],
+    )
+    # Written at the driver, so the ORM's flush does not see them: their log entries are handed over here.
+    log_entries.pending(
+        session.sync_session,
+        (
+            log_entries.issued(
+                identifier=lic.identifier,
+                issuer_code=org_code,
+                license_type=license_type,
+                version=1,
+                previous=None,
+                credential_jcs=lic.credential_jcs,
+                at=now,
+            )
+            for lic in licences
+        ),
     )
     return licences
 
