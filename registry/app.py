@@ -20,7 +20,10 @@ from registry.auth.deps import provide_registry
 from registry.cases.catalogue_controller import ServiceController
 from registry.cases.controller import CaseController, CommitmentController
 from registry.context import Registry
+from registry.federation.controller import FederationController, PeerCallController, TransferInController
+from registry.federation.service import Refresher
 from registry.holders.controller import HolderAuthController, MeController
+from registry.http.headers import EdgeHeaders
 from registry.http.problems import handle_exception, problem_type
 from registry.licenses.batch_controller import BatchController
 from registry.licenses.controller import LicenseController, LicenseTypeController
@@ -52,13 +55,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # A server integrates the log's new entries in the background (tests call the endpoints, which
         # integrate what is waiting before they answer).
-        integrating = asyncio.get_running_loop().create_task(Integrator().run(reg)) if owned else None
+        loop = asyncio.get_running_loop()
+        # And it keeps its peers' trust lists fresh on their schedule (registry.federation.service).
+        background = [loop.create_task(Integrator().run(reg)), loop.create_task(Refresher().run(reg))] if owned else []
         try:
             yield
         finally:
-            if integrating is not None:
-                integrating.cancel()
-                await asyncio.gather(integrating, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             if owned:
                 await reg.close()
 
@@ -81,6 +86,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             StatsController,
             LogController,
             LicenceLogProofController,
+            FederationController,
+            PeerCallController,
+            TransferInController,
             *PAGE_CONTROLLERS,
             static_router(),
         ],
@@ -89,6 +97,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=reg.settings.max_body_bytes,
+        # The edges (registry.http): security, cache and CORS headers on every response. (The public rate limits
+        # are guards on the controllers they cover: an app-wide guard cost every scan a copy of its handler.)
+        before_send=[EdgeHeaders(reg.settings)],
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="电子证照库 Electronic Licence Registry",

@@ -558,5 +558,167 @@ def log_verify(as_json: bool) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+@main.group("federation", help="Peer registries (跨省通办) / 互信登记库")
+def federation() -> None:
+    pass
+
+
+def _peer_line(peer: dict[str, Any]) -> str:
+    age = f"{peer['age_seconds']:.0f} s" if peer["age_seconds"] is not None else "—"
+    state = "已过期 STALE" if peer["stale"] else "新鲜 fresh" if peer["stale"] is False else "未同步 never synced"
+    line = f"{peer['name']}  {peer['url']}  {peer['registry_id'] or '?'} {peer['registry_name'] or ''}  {age}  {state}"
+    return line + (f"\n    错误 error: {peer['last_error']}" if peer["last_error"] else "")
+
+
+@federation.command("add", help="Pin a peer registry by the SHA-256 fingerprint of its trust-list key")
+@click.option("--name", required=True)
+@click.option("--url", required=True, help="The peer's base URL, e.g. https://dzzz.beijing.example")
+@click.option("--fingerprint", required=True, help="64 hex digits, as `registry trust-list export` prints them")
+@click.option("--json", "as_json", is_flag=True)
+def federation_add(name: str, url: str, fingerprint: str, as_json: bool) -> None:
+    from registry.federation.service import add_peer
+
+    async def work(reg: Registry) -> dict[str, Any] | errors.RegistryError:
+        try:
+            return await add_peer(reg, name, url, fingerprint)
+        except errors.RegistryError as exc:
+            return exc
+
+    peer = _run(work)
+    if isinstance(peer, errors.RegistryError):
+        click.echo(f"错误 / error [{peer.code}]: {peer.detail}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(peer, ensure_ascii=False) if as_json else "已固定 / pinned: " + _peer_line(peer))
+
+
+@federation.command("list", help="The pinned peers, their trust lists' age and last error")
+@click.option("--json", "as_json", is_flag=True)
+def federation_list(as_json: bool) -> None:
+    from registry.federation.service import list_peers
+
+    peers = _run(list_peers)
+    if as_json:
+        click.echo(json.dumps(peers, ensure_ascii=False))
+        return
+    for peer in peers:
+        click.echo(_peer_line(peer))
+    if not peers:
+        click.echo("尚无对端 / no peers pinned")
+
+
+@federation.command("sync", help="Fetch the peers' trust lists now (all, or --name)")
+@click.option("--name", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def federation_sync(name: str | None, as_json: bool) -> None:
+    from registry.federation.service import list_peers, sync_peer
+
+    async def work(reg: Registry) -> list[dict[str, Any]] | errors.RegistryError:
+        try:
+            names = [name] if name else [p["name"] for p in await list_peers(reg)]
+            return [await sync_peer(reg, n) for n in names]
+        except errors.RegistryError as exc:
+            return exc
+
+    peers = _run(work)
+    if isinstance(peers, errors.RegistryError):
+        click.echo(f"错误 / error [{peers.code}]: {peers.detail}", err=True)
+        sys.exit(2)
+    for peer in peers:
+        click.echo(json.dumps(peer, ensure_ascii=False) if as_json else _peer_line(peer))
+    sys.exit(1 if any(p["last_error"] for p in peers) else 0)
+
+
+def _master_key_note(settings: Settings) -> str:
+    return (
+        f"主密钥不在备份中：它加密保护各部门的签名密钥。请另行备份 {settings.master_key_file}，与数据库备份分开保存；"
+        "恢复后须使用同一主密钥文件。/ The master key is NOT in this backup: it seals the department signing "
+        f"keys. Back up {settings.master_key_file} separately, keep it apart from the database backups, and run "
+        "the restored registry with that same key file."
+    )
+
+
+@main.command(
+    "backup",
+    help="Write a consistent copy of the database to FILE, also while the server runs (SQLite: online backup; "
+    "PostgreSQL: pg_dump -Fc). The master key is NOT in it: back it up separately / 备份数据库（不含主密钥）",
+)
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--json", "as_json", is_flag=True, help='Print {"file", "engine", "bytes", "revision", "licences"}')
+def backup_database(file: str, as_json: bool) -> None:
+    from pathlib import Path
+
+    from registry import backup as backups
+
+    settings = Settings.from_env()
+    try:
+        info = backups.backup(settings, Path(file))
+    except errors.RegistryError as exc:
+        click.echo(f"错误 / error [{exc.code}]: {exc.detail}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"file": str(info.path), "engine": info.engine, "bytes": info.size,
+                               "revision": info.contents.revision, "licences": info.contents.licences}))  # fmt: skip
+    else:
+        click.echo(
+            f"已备份 / backed up: {info.path} ({info.engine}, {info.size} bytes, "
+            f"{info.contents.licences} 份证照 licences, schema {info.contents.revision})"
+        )
+    click.echo(_master_key_note(settings), err=True)
+
+
+@main.command(
+    "restore",
+    help="Replace the database with the backup in FILE, after checking it whole (stop the server first). A "
+    "database that holds data is replaced only with --force. Run it with the master key file of the backup's "
+    "registry / 从备份恢复数据库",
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that holds data")
+@click.option("--json", "as_json", is_flag=True)
+def restore_database(file: str, force: bool, as_json: bool) -> None:
+    from pathlib import Path
+
+    from registry import backup as backups
+
+    settings = Settings.from_env()
+    try:
+        info = backups.restore(settings, Path(file), force=force)
+    except errors.RegistryError as exc:
+        click.echo(f"错误 / error [{exc.code}]: {exc.detail}", err=True)
+        sys.exit(1)
+    keys = info.keys
+    if as_json:
+        click.echo(json.dumps({"engine": info.engine, "revision": info.contents.revision,
+                               "licences": info.contents.licences, "master_key_file": str(keys.master_key_file),
+                               "master_key_present": keys.present, "keys_opened": keys.opened,
+                               "keys_failed": keys.failed, "key_problem": keys.problem}))  # fmt: skip
+    else:
+        click.echo(
+            f"已恢复 / restored: {info.engine}, {info.contents.licences} 份证照 licences, "
+            f"schema {info.contents.revision}"
+        )
+    if not keys.present:
+        click.echo(
+            f"注意：{keys.master_key_file} 处还没有主密钥文件。启动服务前，请放回制作备份时使用的主密钥文件"
+            "（否则服务会新建一个，打不开任何密钥）。/ Note: there is no master key file at "
+            f"{keys.master_key_file} yet. Put back the one in use when the backup was made before `registry serve` "
+            "(it would otherwise make a new key that opens none of the restored keys).",
+            err=True,
+        )
+    elif not keys.ok:
+        why = keys.problem or f"{len(keys.failed)}/{len(keys.failed) + keys.opened}: {', '.join(keys.failed[:5])}"
+        click.echo(
+            f"错误 / error: 主密钥文件 {keys.master_key_file} 打不开恢复的密钥 / the master key file "
+            f"{keys.master_key_file} does not open the restored keys ({why}). 请使用制作备份时的主密钥文件 / Use "
+            "the master key file that was in use when the backup was made.",
+            err=True,
+        )
+        sys.exit(1)
+    else:
+        click.echo(
+            f"主密钥文件可打开全部 {keys.opened} 个密钥 / the master key file opens all {keys.opened} keys", err=True
+        )
+
+
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.db import Database
+from registry.federation.service import PeerTrust
 from registry.holders.identity import IdentityProvider
 from registry.http.ratelimit import RateLimiter
 from registry.licence_types import Catalog, default_catalog
@@ -39,12 +40,17 @@ class Registry:
     render_pool: RenderPool = field(default_factory=RenderPool)
     verify_limiter: RateLimiter = field(init=False)
     login_limiter: RateLimiter = field(init=False)
+    # The public reads (trust list, status lists, DID documents, log) and photo verifications (registry.http.ratelimit).
+    read_limiter: RateLimiter = field(init=False)
+    image_limiter: RateLimiter = field(init=False)
     # Who holders are: None means the built-in ID-number-and-password provider (registry.holders.service).
     identity: IdentityProvider | None = None
     # POST /api/v1/licenses in flight, written a group per transaction (registry.licenses.service.issue).
     issue_group: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
     # Bearer tokens verified lately: token -> (Principal, expiry as a Unix time), oldest first (auth.tokens).
     verified_tokens: OrderedDict[str, tuple[Any, float]] = field(default_factory=OrderedDict)
+    # Peers' trust lists and status lists as this worker last loaded them (registry.federation.service).
+    peers: PeerTrust = field(default_factory=PeerTrust)
 
     def __post_init__(self) -> None:
         log_entries.install()  # every transaction of this process appends its log entries as it commits
@@ -52,6 +58,8 @@ class Registry:
         self.tally = Tally(self.db)
         self.verify_limiter = RateLimiter(self.settings.verify_rate_per_minute)
         self.login_limiter = RateLimiter(self.settings.login_rate_per_minute, "登录请求 / login attempts")
+        self.read_limiter = RateLimiter(self.settings.public_read_rate_per_minute, "公开数据读取 / public reads")
+        self.image_limiter = RateLimiter(self.settings.verify_image_rate_per_minute, "拍照核验 / photo verifications")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:

@@ -269,3 +269,99 @@ class LogRangeInvalid(BadRequest):
 class LogEntryNotFound(NotFound):
     code = "log_entry_not_found"
     title = "透明日志中无此记录 / No such transparency log entry"
+
+
+# --- federation ------------------------------------------------------------------------------------------
+
+
+class PeerNotFound(NotFound):
+    code = "peer_not_found"
+    title = "未登记的对端登记库 / Unknown peer registry"
+
+
+class PeerExists(Conflict):
+    code = "peer_exists"
+    title = "对端登记库已登记 / Peer registry already pinned"
+
+
+class PeerPinMismatch(RegistryError):
+    """The peer's trust list is signed by a key other than the pinned one: refused, never used."""
+
+    code = "peer_pin_mismatch"
+    status = 502
+    title = "对端信任列表密钥与固定指纹不符 / The peer's trust list is not signed by the pinned key"
+
+
+class PeerUnavailable(RegistryError):
+    """The peer did not answer in time, or answered something that is not what it must serve."""
+
+    code = "peer_unavailable"
+    status = 502
+    title = "对端登记库不可用 / The peer registry is unavailable"
+
+
+class PeerCallRefused(RegistryError):
+    """A registry-to-registry call that is not signed by a pinned peer, is stale, replayed or misaddressed."""
+
+    code = "peer_call_refused"
+    status = 401
+    title = "登记库间调用未通过验证 / Registry-to-registry call refused"
+
+
+class PeerRefused(RegistryError):
+    """The home registry refused a call (an unknown, used or expired share code…): its answer, passed on."""
+
+    code = "peer_refused"
+    status = 409
+    title = "对端登记库拒绝了请求 / The peer registry refused the request"
+
+    def __init__(self, detail: str | None = None, *, status_code: int = 409, peer_code: str = "", **extra: Any) -> None:
+        super().__init__(detail, peer_code=peer_code, **extra)
+        self.status = status_code if 400 <= status_code < 500 else 502  # type: ignore[misc]
+
+
+# --- access tokens (issue #8) ----------------------------------------------------------------------------
+
+
+class TokenRevoked(NotAuthenticated):
+    """A token its holder ended (POST /api/v1/auth/revoke): presenting it again is a replay."""
+
+    code = "token_revoked"
+    title = "令牌已注销 / Token revoked"
+
+
+# --- backup and restore (issue #8) ---------------------------------------------------------------------------
+
+
+class BackupInvalid(ValidationFailed):
+    """A file given to ``registry restore`` that is not a whole registry backup at this version's schema."""
+
+    code = "backup_invalid"
+    title = "不是可用的登记库备份 / Not a usable registry backup"
+
+
+class RestoreTargetNotEmpty(Conflict):
+    """``registry restore`` would replace a database that holds data; ``--force`` says to."""
+
+    code = "restore_target_not_empty"
+    title = "目标数据库已有数据 / The target database already holds data"
+
+
+class DatabaseInUse(Conflict):
+    """Another process (a running ``registry serve``) has the database open: restoring under it is refused."""
+
+    code = "database_in_use"
+    title = "数据库正被使用 / The database is in use"
+
+
+class BackupFailed(RegistryError):
+    """SQLite, pg_dump or pg_restore failed: the backup or the restore did not happen."""
+
+    code = "backup_failed"
+    status = 503
+    title = "备份或恢复未完成 / Backup or restore failed"
+
+
+class BackupToolMissing(BackupFailed):
+    code = "backup_tool_missing"
+    title = "找不到备份工具 / Backup tool not found"

@@ -412,3 +412,47 @@ class LogCheckpoint(SQLModel, table=True):
     timestamp: datetime = Field(sa_column=_ts())
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_id: str = Field(max_length=200)
+
+
+# --- federation (issue #9) -----------------------------------------------------------------------------------
+
+
+class FederationPeer(SQLModel, table=True):
+    """Another registry, pinned by the fingerprint of its trust-list key, and the last trust list it served that
+    verified under that pin (kept when a later fetch fails: it is used, and reported stale, until a new one)."""
+
+    __tablename__ = "federation_peer"
+
+    name: str = Field(primary_key=True, max_length=64)
+    url: str = Field(max_length=300)
+    fingerprint: str = Field(max_length=64)
+    registry_id: str | None = Field(default=None, max_length=12, index=True)
+    registry_name: str | None = Field(default=None, max_length=200)
+    trust_list: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fetched_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class FederationNonce(SQLModel, table=True):
+    """A registry-to-registry call already served: a replay of it (same caller, same nonce) is refused."""
+
+    __tablename__ = "federation_nonce"
+
+    caller: str = Field(primary_key=True, max_length=12)
+    nonce: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+
+
+# --- access tokens (issue #8) --------------------------------------------------------------------------------
+
+
+class RevokedToken(SQLModel, table=True):
+    """An access token ended before its time (POST /api/v1/auth/revoke): refused by every worker until it would
+    have expired anyway, when the row is worthless and is swept (registry.auth.tokens)."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=_ts(index=True))

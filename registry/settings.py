@@ -21,6 +21,8 @@ class Settings:
     registry_id: str = "440300"
     registry_name: str = "深圳市电子证照库"
     token_ttl_seconds: int = 900
+    # Which generation of the access-token key signs new tokens; raise it to rotate (registry.auth.tokens).
+    token_key_generation: int = 1
     max_body_bytes: int = MIB
     # Bits per W3C Bitstring Status List; 131,072 is the spec's minimum for herd privacy.
     status_list_size: int = 131_072
@@ -36,6 +38,17 @@ class Settings:
     # SQLite page cache per connection. Inserts into a big database land on random pages of its indexes (holder
     # IDs, content keys); SQLite's default 2 MiB made bulk issuance read pages back at a million licences.
     sqlite_cache_mib: int = 16
+    # Federation (跨省通办): how long a call to a peer registry may take, and how often peers' trust lists are
+    # fetched again (a list older than its nextUpdate is used, and said to be stale).
+    federation_timeout_seconds: float = 5.0
+    federation_refresh_seconds: int = 300
+    # Edges (registry.http.headers): browser origins, besides our own, that may call the authenticated API with a
+    # bearer token (CORS; the public read and verification endpoints allow every origin, without credentials).
+    cors_origins: tuple[str, ...] = ()
+    # Per client address and worker: reads of the trust list, status lists, DID documents and the log (generous:
+    # verifiers and peers poll them), and photo verifications (decoding an image costs far more than a scan).
+    public_read_rate_per_minute: int = 600
+    verify_image_rate_per_minute: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,12 +61,18 @@ class Settings:
             base_url=env.get("REGISTRY_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             master_key_file=Path(env.get("REGISTRY_MASTER_KEY_FILE", str(data_dir / "master.key"))).resolve(),
             registry_id=env.get("REGISTRY_ID", "440300"),
+            token_key_generation=int(env.get("REGISTRY_TOKEN_KEY_GENERATION", "1")),
             registry_name=env.get("REGISTRY_NAME", "深圳市电子证照库"),
             verify_rate_per_minute=int(env.get("REGISTRY_VERIFY_RATE_PER_MINUTE", "120")),
             login_rate_per_minute=int(env.get("REGISTRY_LOGIN_RATE_PER_MINUTE", "30")),
             status_list_ttl_seconds=int(env.get("REGISTRY_STATUS_LIST_TTL_SECONDS", "300")),
             trust_list_ttl_seconds=int(env.get("REGISTRY_TRUST_LIST_TTL_SECONDS", "86400")),
             sqlite_cache_mib=int(env.get("REGISTRY_SQLITE_CACHE_MIB", "16")),
+            federation_timeout_seconds=float(env.get("REGISTRY_FEDERATION_TIMEOUT_SECONDS", "5")),
+            federation_refresh_seconds=int(env.get("REGISTRY_FEDERATION_REFRESH_SECONDS", "300")),
+            cors_origins=parse_origins(env.get("REGISTRY_CORS_ORIGINS", "")),
+            public_read_rate_per_minute=int(env.get("REGISTRY_PUBLIC_READ_RATE_PER_MINUTE", "600")),
+            verify_image_rate_per_minute=int(env.get("REGISTRY_VERIFY_IMAGE_RATE_PER_MINUTE", "30")),
         )
 
     @property
@@ -103,3 +122,18 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     return url
+
+
+def parse_origins(value: str) -> tuple[str, ...]:
+    """``REGISTRY_CORS_ORIGINS``: comma-separated origins (``https://host[:port]``), each exactly as browsers send
+    it in ``Origin``. A wildcard or a URL with a path is refused at startup rather than silently never matching."""
+    origins = []
+    for raw in value.split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or "*" in origin:
+            raise ValueError(f"REGISTRY_CORS_ORIGINS: not an origin (scheme://host[:port]): {raw.strip()!r}")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(origins)

@@ -325,9 +325,44 @@ class GeneratedKey:
     sealed: bytes
 
 
+# --- KMS/HSM seam ------------------------------------------------------------------------------------------
+#
+# The registry never handles a key itself: it asks its ``KeyProvider`` (``Registry.key_provider``) to
+# ``generate`` a key for a record and stores the returned ``GeneratedKey``: the public key in the clear, and
+# ``sealed``, opaque bytes it hands back to ``load`` on every later use (after a restart, in another worker).
+# What ``sealed`` holds is the provider's business:
+#
+# - ``SealedKeyProvider`` (the default): the Ed25519 seed itself, encrypted under the master key file and bound
+#   to ``key_ref`` (the format at the top of this module). The database, or a backup of it, holds nothing usable
+#   without the master key file.
+# - a KMS/HSM provider: only a reference to a key that never leaves the device (a KMS key id, a PKCS#11 object
+#   label, with whatever else it needs to find the key again). ``generate`` has the device create an Ed25519 key
+#   (PKCS#11 3.0: ``CKM_EC_EDWARDS_KEY_PAIR_GEN``) and returns its raw 32-byte public key with the reference;
+#   ``load`` checks that the reference belongs to ``key_ref`` -- a reference copied onto another key record
+#   must not open: raise ``SealError``, as a failed unseal does -- and returns a ``Signer`` holding only the
+#   reference.
+#
+# ``Signer.sign`` is the only operation that needs the secret. A device-backed signer sends the message (for
+# eddsa-jcs-2022 the 64 bytes of ``data_integrity.hash_data``, signed as they are with pure Ed25519 --
+# PKCS#11 ``CKM_EDDSA`` -- never pre-hashed again) and returns the 64-byte signature. Nothing else needs key
+# material: public keys come from the database, and verification is local. Such a signer leaves
+# ``self_checking`` unset, so ``add_proof`` verifies every signature the device returns before a credential,
+# status list, trust list or checkpoint goes out: a glitch or a wrong key fails loudly instead of publishing
+# something that does not verify. (``Ed25519Signer`` sets it: it checks itself more cheaply, by signing twice.)
+#
+# Plugging one in: the provider is chosen where the ``Registry`` is built. ``Registry.from_settings`` (the
+# server and the CLI) builds a ``SealedKeyProvider`` today; a KMS deployment constructs
+# ``Registry(key_provider=..., ...)`` there instead, and every path that signs (the API, the pages, batch jobs,
+# status lists, the trust list, the log) goes through it. ``registry issue-batch`` signs in its own process, not
+# in its worker pool, when the provider is not a ``SealedKeyProvider``. A provider must never log, ``repr`` or
+# put in an exception any secret material. ``tests/unit/signing/test_key_providers.py`` holds a provider of this
+# kind (``InMemoryHsm``), checks it and ``SealedKeyProvider`` against this interface, and issues through it.
+
+
 @runtime_checkable
 class KeyProvider(Protocol):
-    """Where signing keys live; a KMS/HSM provider would return a key handle as ``sealed``."""
+    """Where signing keys live (see "KMS/HSM seam" above): a KMS/HSM provider returns a key handle as
+    ``sealed``; the file-based :class:`SealedKeyProvider` returns the seed sealed under the master key."""
 
     def generate(self, key_ref: str, verification_method: str) -> GeneratedKey:
         """Create a key for the record ``key_ref``; the caller stores the returned ``sealed`` bytes."""

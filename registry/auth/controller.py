@@ -1,4 +1,5 @@
-"""OAuth2 client-credentials token endpoint (RFC 6749 §4.4) for departments and agencies."""
+"""OAuth2 endpoints: client-credentials tokens (RFC 6749 §4.4) for departments and agencies, and revocation
+(RFC 7009) for every token this registry mints (holders' too)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import binascii
 from typing import Any
 from urllib.parse import unquote_plus
 
-from litestar import Controller, Request, post
+from litestar import Controller, MediaType, Request, Response, post
 from litestar.di import NamedDependency
 from pydantic import BaseModel
 
 from registry import errors
+from registry.auth import tokens
+from registry.auth.deps import bearer_token
 from registry.auth.tokens import ORG_SCOPES, mint_org_token
 from registry.context import Registry
+from registry.http.ratelimit import client_key
 from registry.models import Organisation
 from registry.orgs.service import secret_matches
 
@@ -46,6 +50,7 @@ class AuthController(Controller):
 
     @post("/token", status_code=200, summary="Client-credentials token / 机构访问令牌")
     async def token(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> TokenResponse:
+        registry.login_limiter.take(client_key(request))  # a secret guessed is a login: the same bucket
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise errors.UnsupportedMediaType(
@@ -70,3 +75,26 @@ class AuthController(Controller):
         token, ttl = mint_org_token(registry, org.code, org.role)
         scope = " ".join(ORG_SCOPES[org.role])
         return TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl, scope=scope)  # noqa: S106
+
+    @post("/revoke", status_code=200, summary="Revoke a token (RFC 7009) / 注销令牌")
+    async def revoke(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry]) -> Response[bytes]:
+        """Log out: ends the Bearer token presented, or the one in the form's ``token`` field (another of the
+        caller's own, e.g. on a lost phone). As RFC 7009 asks, a token that is already unusable answers 200 too.
+        Pages log out with ``POST /logout``; a page session's cookie is not accepted here."""
+        presented = bearer_token(request)
+        if presented is None:
+            raise errors.NotAuthenticated("须使用 Bearer 令牌 / Use a Bearer token")
+        caller = await tokens.read_token(registry, presented)
+        target = presented
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            named = (await request.form()).get("token")
+            if isinstance(named, str) and named.strip():
+                target = named.strip()
+        elif content_type:
+            raise errors.UnsupportedMediaType(
+                "须以 application/x-www-form-urlencoded 提交 / Send the form as application/x-www-form-urlencoded"
+            )
+        await tokens.revoke(registry, caller, target)
+        # RFC 7009 §2.2: 200 and nothing to read, whether or not there was anything left to revoke.
+        return Response(b"", status_code=200, media_type=MediaType.TEXT)

@@ -21,7 +21,7 @@ from registry.licenses.credentials import excerpt_credential, vc_time
 from registry.models import Case, CaseMaterial, Holder, License, Organisation
 from registry.orgs.service import active_key, signer_for
 from registry.service_items import ServiceItem, default_service_catalog
-from registry.sharing.service import log_entry, redeem, usable_consent
+from registry.sharing.service import log_entry, parse_code, redeem, usable_consent
 from registry.verify.service import verify
 from signing.data_integrity import add_proof
 from signing.jcs import canonicalize
@@ -300,6 +300,12 @@ async def _pull_by_code(
     party: str | None,
     staff: str | None,
 ) -> None:
+    if parse_code(text).registry_id != reg.settings.registry_id:
+        # A code from another region: its home registry releases the licences (registry.federation.pulls).
+        from registry.federation.pulls import pull_remote
+
+        await pull_remote(reg, session, case, item, agency, materials, text, party=party, staff=staff)
+        return
     code = await redeem(reg, session, text, agency.code)
     if code.service_code is not None and code.service_code != item.code:
         types: set[str] = set()  # a code made for another service item releases nothing here

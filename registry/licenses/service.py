@@ -252,6 +252,7 @@ async def sign_and_store(
     actor: str | None = None,
     action: str = "issue",
     reason: str = "",
+    previous_identifier: str | None = None,
 ) -> tuple[License, str]:
     """Number, reserve status slots, sign and store one licence version inside the caller's transaction.
 
@@ -336,7 +337,8 @@ async def sign_and_store(
         revocation_list_id=slots[0][1],
         suspension_list_id=slots[1][1],
         signing_key_id=key.id,
-        previous_identifier=replaces.identifier if replaces is not None else None,
+        # The version it replaces, or the licence it was transferred in from (another region's identifier).
+        previous_identifier=replaces.identifier if replaces is not None else previous_identifier,
         issued_at=now,
     )
     session.add(licence)

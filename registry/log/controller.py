@@ -9,12 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
 from registry.context import Registry
+from registry.http.ratelimit import limit_public
 from registry.log import service
 
 
 class LogController(Controller):
     path = "/api/v1/log"
     tags = ["transparency log"]  # noqa: RUF012
+    guards = [limit_public]  # noqa: RUF012  (public reads: registry.http.ratelimit)
 
     @get(
         "/checkpoint",
@@ -46,6 +48,7 @@ class LogController(Controller):
 class LicenceLogProofController(Controller):
     path = "/api/v1/licenses"
     tags = ["transparency log"]  # noqa: RUF012
+    guards = [limit_public]  # noqa: RUF012
 
     @get(
         "/{identifier:str}/log-proof",

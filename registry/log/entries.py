@@ -40,7 +40,7 @@ LOG_NEXT = "log_next"
 LOG_SIZE = "log_size"
 _PENDING = "registry.log.pending"
 # The event that creates a licence version is logged as its ``issued`` entry, not again as a status change.
-ISSUING_ACTIONS = frozenset({"issue", "renew", "amend"})
+ISSUING_ACTIONS = frozenset({"issue", "renew", "amend", "transfer_in"})
 
 
 class Entry(NamedTuple):

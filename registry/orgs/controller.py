@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from registry import errors
 from registry.context import Registry
+from registry.http.ratelimit import limit_public
 from registry.orgs.service import get_organisation, keys_of
 
 DID_CONTEXT = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
@@ -18,6 +19,7 @@ DID_CONTEXT = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multik
 class DidController(Controller):
     path = "/departments"
     tags = ["trust"]  # noqa: RUF012
+    guards = [limit_public]  # noqa: RUF012
 
     @get("/{code:str}/did.json", summary="A department's DID document / 部门 DID 文档")
     async def did_document(self, registry: NamedDependency[Registry], code: FromPath[str]) -> Response[dict[str, Any]]:

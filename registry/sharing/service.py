@@ -176,10 +176,9 @@ async def redeem(reg: Registry, session: AsyncSession, text: str, agency_code: s
     a failed redemption is then explained from a plain read.
     """
     parsed = parse_code(text)
-    if parsed.registry_id != reg.settings.registry_id:
+    if parsed.registry_id != reg.settings.registry_id:  # a window's registry asks the home one (federation.pulls)
         raise errors.InvalidShareCode(
-            f"此亮证码由 {parsed.registry_id} 地区签发，跨地区调取尚未开通 / This code belongs to registry "
-            f"{parsed.registry_id}; cross-region redemption is not available yet",
+            f"此亮证码由 {parsed.registry_id} 地区签发 / This code belongs to registry {parsed.registry_id}",
             registry_id=parsed.registry_id,
         )
     digest = code_hash(parsed.code)

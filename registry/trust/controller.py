@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from registry.context import Registry
+from registry.http.ratelimit import limit_public
 from registry.trust import service
 from registry.trust.caches import Published
 
@@ -25,6 +26,7 @@ def _cacheable(published: Published, media_type: str) -> Response[bytes]:
 
 class TrustController(Controller):
     tags = ["trust"]  # noqa: RUF012
+    guards = [limit_public]  # noqa: RUF012
 
     @get("/api/v1/trust-list", summary="Signed trust list of issuer keys / 信任列表")
     async def trust_list(self, registry: NamedDependency[Registry]) -> Response[bytes]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from registry import errors
 from registry.context import Registry
-from registry.http.ratelimit import client_key
+from registry.http.ratelimit import client_key, limit_public
 from registry.verify import service
 
 IMAGE_MAX_BYTES = 10 * 1024 * 1024  # phone photos run to several MB
@@ -59,6 +59,7 @@ class VerificationController(Controller):
         status_code=200,
         summary="Verify a photo or scan of a QR code / 拍照核验",
         request_max_body_size=IMAGE_MAX_BYTES,
+        guards=[limit_public],  # its own bucket, taken before the upload is read
     )
     async def verify_image(
         self,

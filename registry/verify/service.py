@@ -17,11 +17,13 @@ import anyio.to_thread
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.context import Registry
+from registry.federation.transfers import where_moved
 from registry.models import License
 from registry.rendering.qr import decode_qr_image
 from registry.trust.caches import CachedStatus, CachedTrust, IssuanceFacts
 from verification.payload import PayloadError, decode_payload
-from verification.verifier import Verifier
+from verification.trust_list import TrustList
+from verification.verifier import SnapshotStatus, TrustListSource, Verifier
 
 
 class _Records:
@@ -68,23 +70,35 @@ async def verify(
     doc = _peek(payload, credential)
     facts: IssuanceFacts | None = None
     identifier: str | None = None
+    peer: TrustList | None = None
+    urls: set[str] = set()
     if doc is not None:
         if isinstance(doc.get("id"), str) and doc["id"].startswith(f"{reg.settings.base_url}/licenses/"):
             identifier = doc["id"].rsplit("/", 1)[1][:100]
             facts = await reg.caches.issuance_facts(reg.db, identifier, session)
         proof = doc.get("proof")
-        if isinstance(proof, dict) and isinstance(proof.get("verificationMethod"), str):
-            await reg.caches.load_key(reg.db, proof["verificationMethod"], session)
+        method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if isinstance(method, str):
+            await reg.caches.load_key(reg.db, method, session)
+            if method not in reg.caches.keys:  # not one of ours: perhaps a pinned peer's (跨省通办)
+                peer = await reg.peers.trust_list_for(reg, method)
         status = doc.get("credentialStatus")
         entries = status if isinstance(status, list) else [status]
-        list_ids = {
-            reg.caches.list_id(e["statusListCredential"])
+        urls = {
+            e["statusListCredential"]
             for e in entries[:8]
             if isinstance(e, dict) and isinstance(e.get("statusListCredential"), str)
         }
+        list_ids = {reg.caches.list_id(url) for url in urls}
         await reg.caches.load_lists(reg.db, {i for i in list_ids if i}, session)
     records = _Records(facts, doc)
-    verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
+    if peer is not None:
+        # A peer's licence: its keys from the peer's pinned trust list, its status from the peer's own lists
+        # (fetched, verified, cached; stale ones said so). The peer's issuance records are not ours to see.
+        snapshots = await reg.peers.status_lists(reg, peer, urls)
+        verifier = Verifier(TrustListSource(peer), SnapshotStatus(snapshots, peer.status_list_max_age))
+    else:
+        verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
     if payload is not None:
         result = verifier.check_payload(payload, decoded=doc if isinstance(doc, dict) else None)
     else:
@@ -96,16 +110,24 @@ async def verify(
     if isinstance(summary, dict) and summary.get("type") in reg.catalog:
         summary["type_name"] = reg.catalog.get(summary["type"]).name
         summary["type_name_en"] = reg.catalog.get(summary["type"]).name_en
-    # A renewed or amended licence's old version reads revoked in its status list; say why.
-    if (
-        isinstance(summary, dict)
-        and facts is not None
-        and out.get("verdict") == "revoked"
-        and await _status_of(reg, facts.identifier, session) == "superseded"
-    ):
-        summary["status"] = "superseded"
+    # A renewed, amended or transferred licence's old version reads revoked in its status list; say why, and
+    # where a transferred one went (办理转出: another region's registry now holds it).
+    if isinstance(summary, dict) and facts is not None and out.get("verdict") == "revoked":
+        status = await _status_of(reg, facts.identifier, session)
+        if status in ("superseded", "transferred"):
+            summary["status"] = status
+        if status == "transferred":
+            async with reg.db.read_within(session) as reading:
+                summary["moved_to"] = await where_moved(reg, reading, facts.identifier)
     out["mode"] = "online"
     out["registry"] = {"id": reg.settings.registry_id, "name": reg.settings.registry_name}
+    out["issuing_registry"] = (
+        {"id": peer.registry_id, "name": peer.registry_name, "url": peer.base_url}
+        if peer is not None
+        else out["registry"]
+        if out.get("license")
+        else None
+    )
     return out
 
 

@@ -149,7 +149,7 @@ async def _login(request: Request[Any, Any, Any], registry: Registry, kind: str)
             token = await sessions.start(registry, kind="holder", subject=holder.id_number, role="holder")
             home = HOME["holder"]
     except errors.RegistryError as exc:
-        return _login_page(
+        page = _login_page(
             request,
             registry,
             kind,
@@ -158,6 +158,9 @@ async def _login(request: Request[Any, Any, Any], registry: Registry, kind: str)
             identity=identity,
             next_path=next_path,
         )
+        if "retry_after" in exc.extra:  # a throttled login says when to try again, as the API does
+            page.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return page
     response = Redirect(next_path or home, status_code=303)
     sessions.set_cookie(registry, response, token)
     response.delete_cookie(sessions.login_cookie_name(registry), path="/")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import select
 
-from registry.auth.tokens import mint_org_token
+from registry.auth.tokens import LEEWAY, mint_org_token
 from registry.context import Registry
 from registry.models import License
 from tests.conftest import Org
@@ -200,7 +200,7 @@ async def test_a_remembered_token_still_expires(
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/api/v1/licenses?limit=1", headers=headers)).status_code == 200
     assert token in registry.verified_tokens
-    later = time.time() + ttl + 1
+    later = time.time() + ttl + LEEWAY + 1  # past exp by more than the clock-skew leeway
     monkeypatch.setattr(time, "time", lambda: later)
     monkeypatch.setattr(jwt.api_jwt, "datetime", _later_datetime(later))  # PyJWT's own clock, the same way
     assert_problem(await client.get("/api/v1/licenses?limit=1", headers=headers), 401, "token_expired")

@@ -704,7 +704,7 @@ async def test_a_running_job_in_this_worker_is_not_interrupted(registry: Registr
 
     batch._RUNNING[job_id] = asyncio.create_task(hold())
     try:
-        principal = read_token(registry, issuer.token)
+        principal = await read_token(registry, issuer.token)
         job, _ = await batch.get_job(registry, principal, job_id)
         assert job.state == "running"
     finally:

@@ -7,7 +7,6 @@ No answer may be a server error, and every error must be an RFC 9457 problem doc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -25,6 +24,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
+from tests.databases import fresh_database
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REGISTRY = str(Path(sys.executable).parent / "registry")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))  # per operation and mode; CI keeps the run to a minute or two
@@ -36,31 +37,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _fresh_database(tmp: Path) -> tuple[str, str | None]:
-    """The engine the suite runs on, in a database of its own (created and dropped here on PostgreSQL)."""
-    url = os.environ.get("REGISTRY_TEST_DATABASE_URL")
-    if not url:
-        return f"sqlite+aiosqlite:///{tmp / 'fuzz.db'}", None
-
-    name = f"fuzz_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
-    return url.rsplit("/", 1)[0] + f"/{name}", name
-
-
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    url, pg_name = _fresh_database(tmp)
+    url, drop_database = fresh_database(tmp, "fuzz")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
@@ -71,6 +51,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         # The point is what inputs do, not the throttles (they are tested on their own): keep them out of the way.
         REGISTRY_VERIFY_RATE_PER_MINUTE="1000000",
         REGISTRY_LOGIN_RATE_PER_MINUTE="1000000",
+        REGISTRY_PUBLIC_READ_RATE_PER_MINUTE="1000000",
+        REGISTRY_VERIFY_IMAGE_RATE_PER_MINUTE="1000000",
     )
     demo = subprocess.run([REGISTRY, "demo", "--json"], cwd=tmp, env=env, capture_output=True, text=True, check=True)
     seeded = json.loads(demo.stdout)
@@ -105,8 +87,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         proc.wait(timeout=30)
         log_file.close()
         log = (tmp / "serve.log").read_text()
-        if pg_name:
-            asyncio.run(_admin(f"DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+        drop_database()
     assert "Traceback" not in log, log[-4000:]  # nothing blew up out of sight either
 
 

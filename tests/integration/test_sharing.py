@@ -318,9 +318,9 @@ async def test_audience_expiry_and_bad_codes(
     assert_problem(
         await open_case(client, agency, service_code=RENEW_DRIVING, share_code=unknown), 404, "share_code_not_found"
     )
-    foreign = "SC1:310000." + "A" * 32
+    foreign = "SC1:310000." + "A" * 32  # a region this registry has not pinned (federation: #9)
     assert_problem(
-        await open_case(client, agency, service_code=RENEW_DRIVING, share_code=foreign), 422, "invalid_share_code"
+        await open_case(client, agency, service_code=RENEW_DRIVING, share_code=foreign), 404, "peer_not_found"
     )
     assert_problem(await open_case(client, agency, service_code="NO-SUCH-ITEM", share_code=unknown), 404, "not_found")
     # Share requests the holder cannot make.
