@@ -410,6 +410,8 @@ class LogCheckpoint(SQLModel, table=True):
     tree_size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     root_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     timestamp: datetime = Field(sa_column=_ts())
+    # The log's name as signed: its URL then (a registry that moves keeps its old checkpoints checkable).
+    origin: str = Field(max_length=300)
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_id: str = Field(max_length=200)
 

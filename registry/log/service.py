@@ -141,6 +141,7 @@ async def _integrate_chunk(reg: Registry, signer: Signer, chunk: int) -> tuple[i
                 tree_size=new_size,
                 root_hash=root,
                 timestamp=now,
+                origin=origin(reg),
                 signature=signer.sign(note),
                 key_id=signer.verification_method,
             )
@@ -172,8 +173,8 @@ class Integrator:
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-def _note_of(reg: Registry, cp: LogCheckpoint) -> bytes:
-    return checkpoint_note(origin(reg), cp.tree_size, cp.root_hash, cp.timestamp)
+def _note_of(cp: LogCheckpoint) -> bytes:
+    return checkpoint_note(cp.origin, cp.tree_size, cp.root_hash, cp.timestamp)
 
 
 def checkpoint_json(reg: Registry, cp: LogCheckpoint) -> dict[str, Any]:
@@ -183,8 +184,8 @@ def checkpoint_json(reg: Registry, cp: LogCheckpoint) -> dict[str, Any]:
         "timestamp": cp.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "signature": b64(cp.signature),
         "key_id": cp.key_id,
-        "origin": origin(reg),
-        "note": _note_of(reg, cp).decode("utf-8"),
+        "origin": cp.origin,
+        "note": _note_of(cp).decode("utf-8"),
     }
 
 
@@ -199,6 +200,7 @@ async def latest_checkpoint(reg: Registry) -> dict[str, Any]:
             tree_size=0,
             root_hash=merkle.EMPTY_ROOT,
             timestamp=now,
+            origin=origin(reg),
             signature=signer.sign(checkpoint_note(origin(reg), 0, merkle.EMPTY_ROOT, now)),
             key_id=signer.verification_method,
         )
@@ -377,7 +379,7 @@ async def verify_log(reg: Registry, *, batch: int = 50_000) -> LogReport:
             if roots.get(tree_size) != cp.root_hash:
                 report.problem(f"checkpoint {tree_size}: its root is not the entries' root")
             try:
-                verify_checkpoint(_note_of(reg, cp), cp.signature, signer.public_key, origin=origin(reg))
+                verify_checkpoint(_note_of(cp), cp.signature, signer.public_key)
             except ValueError as exc:
                 report.problem(f"checkpoint {tree_size}: {exc}")
         await _against_records(session, report, seen, key_states)

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("root_hash", sa.LargeBinary(), nullable=False),
         sa.Column("timestamp", registry.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("origin", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.PrimaryKeyConstraint("tree_size"),
