@@ -35,6 +35,7 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a trust list or status list is far smaller
 PEERS_RELOAD_SECONDS = 5.0  # how stale a worker's copy of the peers table may be
 REFETCH_SECONDS = 30.0  # an unknown key of a peer's fetches that peer's trust list again at most this often
 STATUS_REFETCH_SECONDS = 60.0  # at most this long between fetches of a peer's status list in use
+MAX_STATUS_LISTS = 1_000  # peers' status lists held per worker
 
 
 def normalise_url(url: str) -> str:
@@ -317,6 +318,8 @@ class PeerTrust:
                     snapshot = load_status_list(await get_json(reg, url), trust)
                     held = (time.monotonic(), snapshot)
                     self._status[url] = held
+                    if len(self._status) > MAX_STATUS_LISTS:  # bounded: the oldest fetched goes first
+                        del self._status[min(self._status, key=lambda u: self._status[u][0])]
                 except (errors.PeerUnavailable, StatusListError, ValueError, TypeError) as exc:
                     log.warning("status list %s unavailable: %s", url, exc)
             if held is not None:

@@ -21,6 +21,8 @@ from registry.federation.transfers import where_moved
 from registry.models import License
 from registry.rendering.qr import decode_qr_image
 from registry.trust.caches import CachedStatus, CachedTrust, IssuanceFacts
+from signing.data_integrity import verify_proof
+from signing.errors import SigningError
 from verification.payload import PayloadError, decode_payload
 from verification.trust_list import TrustList
 from verification.verifier import SnapshotStatus, TrustListSource, Verifier
@@ -95,7 +97,9 @@ async def verify(
     if peer is not None:
         # A peer's licence: its keys from the peer's pinned trust list, its status from the peer's own lists
         # (fetched, verified, cached; stale ones said so). The peer's issuance records are not ours to see.
-        snapshots = await reg.peers.status_lists(reg, peer, urls)
+        # Only a credential the peer's key really signed makes us call the peer: a forged one naming the peer's
+        # key and made-up status lists must not turn scans into requests to it.
+        snapshots = await reg.peers.status_lists(reg, peer, urls) if _signed_by(doc, peer) else []
         verifier = Verifier(TrustListSource(peer), SnapshotStatus(snapshots, peer.status_list_max_age))
     else:
         verifier = Verifier(CachedTrust(reg.caches), CachedStatus(reg.caches), issuance=records, full=records)
@@ -129,6 +133,19 @@ async def verify(
         else None
     )
     return out
+
+
+def _signed_by(doc: dict[str, Any] | None, peer: TrustList) -> bool:
+    proof = doc.get("proof") if doc is not None else None
+    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+    key = peer.keys.get(method) if isinstance(method, str) else None
+    if doc is None or key is None:
+        return False
+    try:
+        verify_proof(doc, key.public_key)
+    except SigningError:
+        return False
+    return True
 
 
 async def _status_of(reg: Registry, identifier: str, session: AsyncSession | None) -> str | None:
