@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL, make_url
 
 from registry import errors
 from registry.settings import Settings
+from signing.keys import fsync_path
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -111,9 +112,9 @@ def backup(settings: Settings, target: Path) -> BackupInfo:
         else:
             contents = asyncio.run(_pg_backup(make_url(settings.database_url), tmp))
             engine = "postgresql"
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return BackupInfo(target, engine, target.stat().st_size, contents)
@@ -505,16 +506,3 @@ async def _pg_restore(url: URL, source: Path, head: str, force: bool) -> Content
         return await _pg_contents(conn, "database")
     finally:
         await conn.close()
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -37,6 +37,7 @@ __all__ = [
     "MasterKey",
     "SealedKeyProvider",
     "Signer",
+    "fsync_path",
     "seal",
     "unseal",
     "verify_ed25519",
@@ -187,7 +188,7 @@ class MasterKey:
                 return cls._create_in_place(path, key)
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
         return cls(key)
 
     @classmethod
@@ -262,10 +263,10 @@ class MasterKey:
         return "MasterKey(<redacted>)"
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Make the new directory entry durable; not every platform lets a directory be opened.
+def fsync_path(path: Path) -> None:
+    """Make a file, or a directory's new entries, durable; not every platform lets a directory be opened."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:

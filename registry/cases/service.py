@@ -18,7 +18,7 @@ from registry.calendar import CHINA
 from registry.cases.schemas import CaseCreate, CaseMaterialOut, CaseOut, CommitmentCreate, CommitmentOut
 from registry.context import Registry
 from registry.licenses.credentials import excerpt_credential, vc_time
-from registry.models import Case, CaseMaterial, Holder, License, Organisation
+from registry.models import Case, CaseMaterial, Holder, License, Organisation, ShareCode
 from registry.orgs.service import active_key, signer_for
 from registry.service_items import ServiceItem, default_service_catalog
 from registry.sharing.service import log_entry, parse_code, redeem, usable_consent
@@ -288,6 +288,25 @@ async def case_materials(session: AsyncSession, case_id: str) -> list[CaseMateri
     return list(rows.all())
 
 
+def released_types(code: ShareCode, service_code: str, needed: set[str]) -> set[str]:
+    """The licence types a share code releases to a case for ``service_code`` whose materials are ``needed``."""
+    if code.service_code is not None and code.service_code != service_code:
+        return set()  # a code made for another service item releases nothing here
+    return set(needed) if code.service_code is not None else set(code.license_types)
+
+
+async def candidate_licences(
+    session: AsyncSession, holder: str, identifiers: set[str] | list[str], types: set[str]
+) -> list[License]:
+    """A holder's current licences a pull may take: the ones named, else those of ``types``; newest first."""
+    query = select(License).where(col(License.holder_id_number) == holder, col(License.status) != "superseded")
+    if identifiers:
+        query = query.where(col(License.identifier).in_(identifiers))
+    else:
+        query = query.where(col(License.license_type).in_(types))
+    return list((await session.exec(query.order_by(col(License.issued_at).desc()))).all())
+
+
 async def _pull_by_code(
     reg: Registry,
     session: AsyncSession,
@@ -307,12 +326,7 @@ async def _pull_by_code(
         await pull_remote(reg, session, case, item, agency, materials, text, party=party, staff=staff)
         return
     code = await redeem(reg, session, text, agency.code)
-    if code.service_code is not None and code.service_code != item.code:
-        types: set[str] = set()  # a code made for another service item releases nothing here
-    elif code.service_code is not None:
-        types = item.license_types()
-    else:
-        types = set(code.license_types)
+    types = released_types(code, item.code, item.license_types())
     await _pull(
         reg, session, case, item, agency, materials,
         holder=code.holder_id_number, types=types, identifiers=set(code.license_ids), party=party, via="code",
@@ -341,12 +355,7 @@ async def _pull(
     code_id: str | None = None,
 ) -> None:
     """Fill still-missing materials from one holder's licences; each licence fills at most one material."""
-    query = select(License).where(col(License.holder_id_number) == holder, col(License.status) != "superseded")
-    if identifiers:
-        query = query.where(col(License.identifier).in_(identifiers))
-    else:
-        query = query.where(col(License.license_type).in_(types))
-    candidates = list((await session.exec(query.order_by(col(License.issued_at).desc()))).all())
+    candidates = await candidate_licences(session, holder, identifiers, types)
     taken = {m.identifier for m in materials if m.identifier}
     now = datetime.now(UTC)
     for material in materials:

@@ -18,11 +18,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 
 from registry import errors
 from registry.federation.calls import accept_call, call_peer
-from registry.models import License
 from registry.sharing.service import log_entry, parse_code, redeem
 
 if TYPE_CHECKING:
@@ -53,7 +51,7 @@ class PullRequest(BaseModel):
 
 
 async def serve_pull(reg: Registry, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    from registry.cases.service import _delivered  # the excerpting a local pull does
+    from registry.cases.service import _delivered, candidate_licences, released_types  # as a local pull
     from registry.verify.service import verify
 
     async with reg.db.transaction() as session:
@@ -63,20 +61,8 @@ async def serve_pull(reg: Registry, headers: dict[str, str], body: bytes) -> dic
         except ValueError as exc:
             raise errors.ValidationFailed(f"调取请求格式错误 / malformed pull request: {str(exc)[:300]}") from None
         code = await redeem(reg, session, ask.share_code, ask.agency.code)
-        if code.service_code is not None and code.service_code != ask.service_code:
-            types: set[str] = set()  # a code made for another service item releases nothing there either
-        elif code.service_code is not None:
-            types = set(ask.wanted)
-        else:
-            types = set(code.license_types) & set(ask.wanted)
-        query = select(License).where(
-            col(License.holder_id_number) == code.holder_id_number, col(License.status) != "superseded"
-        )
-        if code.license_ids:
-            query = query.where(col(License.identifier).in_(code.license_ids))
-        else:
-            query = query.where(col(License.license_type).in_(types))
-        candidates = list((await session.exec(query.order_by(col(License.issued_at).desc()))).all())
+        types = released_types(code, ask.service_code, set(ask.wanted)) & set(ask.wanted)
+        candidates = await candidate_licences(session, code.holder_id_number, code.license_ids, types)
         agent = code.created_by if code.created_by != code.holder_id_number else None
         released: list[dict[str, Any]] = []
         taken: set[str] = set()

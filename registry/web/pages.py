@@ -17,17 +17,9 @@ from registry.models import Holder, Organisation, StaffUser, WebSession
 from registry.web.i18n import HTML_LANG, Lang, js_strings, resolve_lang, switch_href, t
 
 # The pages load nothing from elsewhere and run no inline script; the camera needs blob: media.
-SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
-    "Cache-Control": "no-store",
-}
+# Pages carry personal data: never cached. (Their security headers and CSP come from registry.http.headers,
+# which every response passes through.)
+PAGE_HEADERS: Final = {"Cache-Control": "no-store"}
 LANG_COOKIE: Final = "registry_lang"
 # Where each kind of account logs in, and where it lands afterwards.
 LOGIN_PATH: Final = {"staff": "/login", "holder": "/app/login"}
@@ -100,7 +92,7 @@ def render(
     cookies = []
     if request.query_params.get("lang"):
         cookies.append(Cookie(key=LANG_COOKIE, value=lang, path="/", max_age=365 * 86400, samesite="lax"))
-    return Template(template_name=template, context=full, headers=SECURITY_HEADERS, cookies=cookies, status_code=status)
+    return Template(template_name=template, context=full, headers=PAGE_HEADERS, cookies=cookies, status_code=status)
 
 
 def login_redirect(request: Request[Any, Any, Any], kind: str, *, expired: bool = False) -> Redirect:
