@@ -15,6 +15,7 @@ when the suite runs on PostgreSQL), so the shared test database is untouched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -113,7 +114,8 @@ def crashable(tmp_path: Path) -> Iterator[Crashable]:
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # already killed and reaped: its whole group is gone
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
 
 
@@ -266,8 +268,11 @@ async def _load(
                 except httpx.TransportError:
                     return  # the server died with this request in flight, or before it was sent
             assert resp.status_code == 201, resp.text
-            (dropped if n % 8 == 0 else seen)[key] = resp.json()["identifier"]
-            if len(seen) == kill_after:
+            lost = n % 8 == 0
+            (dropped if lost else seen)[key] = resp.json()["identifier"]
+            # Only a counted answer may trigger the kill: answers already on the way once the server is dead must
+            # not kill it a second time.
+            if not lost and len(seen) == kill_after:
                 kill(proc)
 
         await asyncio.gather(*(send(n, key, body) for n, (key, body) in enumerate(bodies.items())))
