@@ -44,8 +44,8 @@ from registry import errors
 from registry.auth.tokens import Principal
 from registry.context import Registry
 from registry.licence_types import LicenseType
-from registry.licenses.bulk import InProcess, Numbered, SigningContext, ValidRow, Work
-from registry.licenses.credentials import SignedCredential, vc_time
+from registry.licenses.bulk import InProcess, Numbered, Signed, SigningContext, ValidRow, Work
+from registry.licenses.credentials import vc_time
 from registry.licenses.drafts import Draft, check_may_issue
 from registry.licenses.rows import CsvSource, ErrorReport, Failure, PreparedRow, error_message
 from registry.licenses.service import Stored, reserve_numbers, sign_and_store, signing_context, store_signed
@@ -118,7 +118,7 @@ class _Signing:
     reserved: _Reserved
     read: int  # rows of the file in this chunk
     invalid: list[Failure]  # rows that failed validation
-    future: asyncio.Future[list[SignedCredential | Failure]] | None
+    future: asyncio.Future[list[Signed | Failure]] | None
 
 
 @dataclass
@@ -194,7 +194,7 @@ async def _store_chunk(
     org_code: str,
     lt: LicenseType,
     reserved: _Reserved,
-    signed: list[SignedCredential | Failure],
+    signed: list[Signed | Failure],
     actor: str,
     reason: str,
 ) -> _ChunkOutcome:
@@ -220,7 +220,7 @@ async def _store_chunk(
             check_may_issue(org.role, org.license_types, lt)
             if (await active_key(session, org_code)).id != reserved.key_id:
                 raise _KeyChanged
-            await store_signed(session, org_code, reserved.key_id, lt.type, keep, datetime.now(UTC), reason)
+            await store_signed(session, reserved.job()[0], reserved.key_id, keep, reason)
     except IntegrityError:
         # A concurrent run of the same file stored some of these rows first: take them one at a time.
         alone = await _issue_one_by_one(reg, org_code, kept, actor, reason)

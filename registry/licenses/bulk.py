@@ -25,6 +25,7 @@ from registry import errors
 from registry.licence_types import HolderRef, LicenseType
 from registry.licenses.credentials import SignedCredential, StatusSlot, full_credential, sign_credential
 from registry.licenses.rows import Failure, error_message, prepare_row
+from registry.log.content import Entry, issued
 from signing.errors import SigningError
 from signing.keys import KeyProvider, MasterKey, SealedKeyProvider, Signer
 
@@ -33,9 +34,11 @@ __all__ = [
     "InProcess",
     "Numbered",
     "Pooled",
+    "Signed",
     "SigningContext",
     "ValidRow",
     "Work",
+    "sign_row",
     "sign_rows",
     "validate_rows",
 ]
@@ -68,12 +71,15 @@ class Numbered(NamedTuple):
 
 
 class SigningContext(NamedTuple):
-    """What every licence of a chunk shares: its issuer, type, time and key (sealed)."""
+    """What every licence of a chunk shares: its issuer, type, time and key (sealed). ``issued_at`` is the
+    licences' recorded issuance time; ``created``, the same second as the proofs print it."""
 
     license_type: str
+    issuer_code: str
     issuer_did: str
     issuer_name: str
     base_url: str
+    issued_at: datetime
     created: str
     seal_ref: str
     verification_method: str
@@ -98,12 +104,35 @@ def validate_rows(
     return out
 
 
-def sign_rows(ctx: SigningContext, rows: Sequence[Numbered], signer: Signer) -> list[SignedCredential | Failure]:
-    """Build and sign each numbered row's credential (``service.sign_and_store`` does the same for one)."""
-    out: list[SignedCredential | Failure] = []
+class Signed(NamedTuple):
+    """A numbered row's signed credential and its ``issued`` log entry (built here, in the signing process, so
+    that the one process that writes the database only inserts it)."""
+
+    credential: SignedCredential
+    entry: Entry
+
+
+def sign_row(ctx: SigningContext, row: Numbered, signer: Signer) -> Signed:
+    """Build and sign one numbered row's credential (``service.sign_and_store`` does the same for one licence
+    outside a group). Raises :class:`~registry.errors.PayloadTooLarge` if it cannot fit a QR code."""
+    credential = sign_credential(unsigned_credential(ctx, row), signer, ctx.created)
+    entry = issued(
+        identifier=row.identifier,
+        issuer_code=ctx.issuer_code,
+        license_type=ctx.license_type,
+        version=1,
+        previous=None,
+        credential_jcs=credential.credential_jcs,
+        at=ctx.issued_at,
+    )
+    return Signed(credential, entry)
+
+
+def sign_rows(ctx: SigningContext, rows: Sequence[Numbered], signer: Signer) -> list[Signed | Failure]:
+    out: list[Signed | Failure] = []
     for row in rows:
         try:
-            out.append(sign_credential(unsigned_credential(ctx, row), signer, ctx.created))
+            out.append(sign_row(ctx, row, signer))
         except errors.PayloadTooLarge as exc:
             out.append(Failure(0, row.holder.id_number, exc.code, exc.detail))
     return out
@@ -134,9 +163,7 @@ class Work(Protocol):
         self, lt: LicenseType, columns: Any, now: datetime, records: list[tuple[int, list[str]]]
     ) -> list[ValidRow | Failure]: ...
 
-    async def sign(
-        self, ctx: SigningContext, rows: list[Numbered], signer: Signer
-    ) -> list[SignedCredential | Failure]: ...
+    async def sign(self, ctx: SigningContext, rows: list[Numbered], signer: Signer) -> list[Signed | Failure]: ...
 
     def close(self) -> None: ...
 
@@ -149,7 +176,7 @@ class InProcess:
     ) -> list[ValidRow | Failure]:
         return validate_rows(lt, columns, now, records)
 
-    async def sign(self, ctx: SigningContext, rows: list[Numbered], signer: Signer) -> list[SignedCredential | Failure]:
+    async def sign(self, ctx: SigningContext, rows: list[Numbered], signer: Signer) -> list[Signed | Failure]:
         return sign_rows(ctx, rows, signer)
 
     def close(self) -> None:
@@ -167,7 +194,7 @@ def _init_worker(master_key_file: str) -> None:
     _provider = SealedKeyProvider(MasterKey.load_or_create(Path(master_key_file)))
 
 
-def _worker_sign(ctx: SigningContext, rows: list[Numbered]) -> list[SignedCredential | Failure]:
+def _worker_sign(ctx: SigningContext, rows: list[Numbered]) -> list[Signed | Failure]:
     assert _provider is not None, "bulk worker used before its initializer ran"
     signer = _signers.get((ctx.seal_ref, ctx.sealed))
     if signer is None:
@@ -230,7 +257,7 @@ class Pooled:
     ) -> list[ValidRow | Failure]:
         return await self._map(validate_rows, (lt, columns, now), records)
 
-    async def sign(self, ctx: SigningContext, rows: list[Numbered], signer: Signer) -> list[SignedCredential | Failure]:
+    async def sign(self, ctx: SigningContext, rows: list[Numbered], signer: Signer) -> list[Signed | Failure]:
         # ``signer`` stays here: the workers unseal the key from ``ctx`` (and check it is the same key).
         return await self._map(_worker_sign, (ctx,), rows)
 

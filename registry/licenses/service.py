@@ -21,8 +21,8 @@ from registry.auth.tokens import Principal
 from registry.context import Registry
 from registry.db import insert_many
 from registry.licence_types import LicenseType, validate_holder
-from registry.licenses.bulk import Numbered, SigningContext, unsigned_credential
-from registry.licenses.credentials import SignedCredential, StatusSlot, full_credential, sign_credential, vc_time
+from registry.licenses.bulk import Numbered, Signed, SigningContext, sign_row
+from registry.licenses.credentials import StatusSlot, full_credential, sign_credential, vc_time
 from registry.licenses.drafts import Draft, check_may_issue, validity_window
 from registry.licenses.schemas import HolderOut, LicenseCreate, LicenseLinks, LicensePublic
 from registry.log import entries as log_entries
@@ -157,7 +157,6 @@ async def _issue_together(reg: Registry, requests: list[IssueRequest]) -> list[I
             repeats.append((i, first[request.org_code, request.key]))
         else:
             first[request.org_code, request.key] = i
-    now = datetime.now(UTC)
     async with reg.db.transaction() as session:
         # Keys already recorded (a retry of an issued request; another worker's): answered as replays.
         for org_code in {r.org_code for r in requests}:
@@ -193,13 +192,13 @@ async def _issue_together(reg: Registry, requests: list[IssueRequest]) -> list[I
             stored_at: list[int] = []
             for i, number in zip(indices, numbered, strict=True):
                 try:  # a credential too large for a QR code fails alone (its numbers stay unused)
-                    credential = sign_credential(unsigned_credential(context, number), signer, context.created)
+                    signed = sign_row(context, number, signer)
                 except errors.RegistryError as exc:
                     outcomes[i] = exc
                     continue
-                items.append(Stored(requests[i].key, requests[i].digest, number, credential, requests[i].actor))
+                items.append(Stored(requests[i].key, requests[i].digest, number, signed, requests[i].actor))
                 stored_at.append(i)
-            licences = await store_signed(session, org_code, key.id, lt.type, items, now)
+            licences = await store_signed(session, context, key.id, items)
             for i, licence in zip(stored_at, licences, strict=True):
                 outcomes[i] = Issued(licence, org_name, replayed=False)
     for i, j in repeats:
@@ -444,12 +443,15 @@ def signing_context(
     """What every licence of a group shares when signed with ``key`` (the signer stays in this process; the
     context carries the sealed key, for bulk workers that unseal it themselves)."""
     signer = signer_for(reg, key)
+    now = datetime.now(UTC)
     context = SigningContext(
         license_type=license_type,
+        issuer_code=org_code,
         issuer_did=reg.settings.department_did(org_code),
         issuer_name=org_name,
         base_url=reg.settings.base_url,
-        created=vc_time(datetime.now(UTC)),
+        issued_at=now,
+        created=vc_time(now),
         seal_ref=seal_ref(org_code, key.key_ref),
         verification_method=signer.verification_method,
         sealed=key.sealed_secret,
@@ -490,37 +492,33 @@ class Stored(NamedTuple):
     key: str
     request_hash: str
     number: Numbered
-    credential: SignedCredential
+    signed: Signed
     actor: str
 
 
 async def store_signed(
-    session: AsyncSession,
-    org_code: str,
-    key_id: int,
-    license_type: str,
-    items: list[Stored],
-    now: datetime,
-    reason: str = "",
+    session: AsyncSession, context: SigningContext, key_id: int, items: list[Stored], reason: str = ""
 ) -> list[NewLicence]:
-    """Store a group's licences, their history and idempotency records: three executemany INSERTs at the driver
-    (the ORM's unit of work, or even Core's per-row parameter handling, costs more per row than SQLite does)."""
+    """Store a group's licences, their history, idempotency records and log entries: executemany INSERTs at the
+    driver (the ORM's unit of work, or even Core's per-row parameter handling, costs more per row than SQLite
+    does). They are recorded as issued when they were signed (``context.issued_at``), as their log entries say."""
+    org_code, now = context.issuer_code, context.issued_at
     licences = [
         NewLicence(
             item.number.identifier,
             org_code,
             item.number.serial,
             1,
-            license_type,
+            context.license_type,
             item.number.holder.id_type,
             item.number.holder.id_number,
             item.number.holder.name,
             "active",
             item.number.valid_from,
             item.number.valid_until,
-            item.credential.credential_jcs,
-            item.credential.compact_jcs,
-            item.credential.qr_payload,
+            item.signed.credential.credential_jcs,
+            item.signed.credential.compact_jcs,
+            item.signed.credential.qr_payload,
             item.number.status_index,
             item.number.revocation_list_id,
             item.number.suspension_list_id,
@@ -543,22 +541,9 @@ async def store_signed(
         ("org_code", "key", "request_hash", "identifier", "created_at"),
         [(org_code, item.key, item.request_hash, item.number.identifier, now) for item in items],
     )
-    # Written at the driver, so the ORM's flush does not see them: their log entries are handed over here.
-    log_entries.pending(
-        session.sync_session,
-        (
-            log_entries.issued(
-                identifier=lic.identifier,
-                issuer_code=org_code,
-                license_type=license_type,
-                version=1,
-                previous=None,
-                credential_jcs=lic.credential_jcs,
-                at=now,
-            )
-            for lic in licences
-        ),
-    )
+    # Written at the driver, so the ORM's flush does not see them: their log entries (built when they were
+    # signed, see ``bulk.sign_row``) are handed over here.
+    log_entries.pending(session.sync_session, [item.signed.entry for item in items])
     return licences
 
 

@@ -19,11 +19,8 @@ takes its entries and its indexes with it, so committed entries are always a gap
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
 
 from sqlalchemy import event, inspect, update
 from sqlalchemy.engine import Connection
@@ -31,9 +28,9 @@ from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel import col
 
 from registry.db import driver_insert
+from registry.log.content import Entry, entry, issued, sha256_b64
 from registry.models import AccessLog, Counter, License, LicenseEvent, LogEntry, SigningKey
 from signing.jcs import canonicalize
-from verification.merkle import leaf_hash
 from verification.status_list import format_timestamp
 
 LOG_NEXT = "log_next"
@@ -41,44 +38,18 @@ LOG_SIZE = "log_size"
 _PENDING = "registry.log.pending"
 # The event that creates a licence version is logged as its ``issued`` entry, not again as a status change.
 ISSUING_ACTIONS = frozenset({"issue", "renew", "amend", "transfer_in"})
-
-
-class Entry(NamedTuple):
-    kind: str
-    ref: str
-    content: bytes
-    at: datetime
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
-
-
-def _entry(kind: str, ref: str, at: datetime, **members: Any) -> Entry:
-    return Entry(kind, ref, canonicalize({"kind": kind, **members, "at": format_timestamp(at)}), at)
-
-
-def issued(
-    *,
-    identifier: str,
-    issuer_code: str,
-    license_type: str,
-    version: int,
-    previous: str | None,
-    credential_jcs: str,
-    at: datetime,
-) -> Entry:
-    return _entry(
-        "issued",
-        identifier,
-        at,
-        identifier=identifier,
-        issuer=issuer_code,
-        type=license_type,
-        version=version,
-        previous=previous,
-        credential_sha256=sha256_b64(credential_jcs.encode()),
-    )
+__all__ = [
+    "Entry",
+    "access",
+    "access_record",
+    "install",
+    "issued",
+    "issued_licence",
+    "key",
+    "pending",
+    "sha256_b64",
+    "status",
+]
 
 
 def issued_licence(licence: License) -> Entry:
@@ -94,7 +65,7 @@ def issued_licence(licence: License) -> Entry:
 
 
 def status(ev: LicenseEvent) -> Entry:
-    return _entry(
+    return entry(
         "status",
         str(ev.id),
         ev.at,
@@ -107,7 +78,7 @@ def status(ev: LicenseEvent) -> Entry:
 
 
 def key(row: SigningKey, at: datetime) -> Entry:
-    return _entry(
+    return entry(
         "key",
         str(row.id),
         at,
@@ -128,7 +99,7 @@ def access_record(row: AccessLog) -> bytes:
 
 
 def access(row: AccessLog) -> Entry:
-    return _entry("access", str(row.id), row.at, record=row.id, record_sha256=sha256_b64(access_record(row)))
+    return entry("access", str(row.id), row.at, record=row.id, record_sha256=sha256_b64(access_record(row)))
 
 
 # --- collecting and appending ----------------------------------------------------------------------------
@@ -181,9 +152,7 @@ def append(connection: Connection, entries: list[Entry]) -> int:
         .returning(col(Counter.value))
     ).scalar_one()
     start = int(end) - len(entries)
-    rows = [
-        (start + i, e.kind, e.ref, e.content.decode("utf-8"), leaf_hash(e.content), e.at) for i, e in enumerate(entries)
-    ]
+    rows = [(start + i, e.kind, e.ref, e.content.decode("utf-8"), e.leaf, e.at) for i, e in enumerate(entries)]
     sql, params = driver_insert(
         connection.dialect,
         LogEntry.__table__,  # type: ignore[attr-defined]

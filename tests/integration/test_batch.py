@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,13 +26,17 @@ from registry.licenses import batch, bulk
 from registry.licenses import rows as rows_
 from registry.licenses.batch import issue_batch
 from registry.licenses.bulk import Pooled
+from registry.licenses.credentials import vc_time
 from registry.licenses.rows import CsvSource
-from registry.models import IdempotencyRecord, IssueBatch, License, LicenseEvent, Organisation
+from registry.log import entries as log_entries
+from registry.log.service import verify_log
+from registry.models import IdempotencyRecord, IssueBatch, License, LicenseEvent, LogEntry, Organisation
 from registry.orgs.service import rotate_key
 from signing.errors import SigningError
 from tests.conftest import BASE_URL, Org
 from tests.factories import corrupt_check, new_resident_id
 from tests.integration.test_bad_input import assert_problem, licences_of
+from verification.merkle import leaf_hash
 
 pytestmark = pytest.mark.integration
 
@@ -360,6 +365,16 @@ async def test_a_process_pool_issues_what_this_process_would(
     found = await licences(registry, issuer)
     assert sorted(int(lic.serial) for lic in found) == list(range(1, 41))
     await assert_all_verify(verifier, found)
+    # The workers built each licence's log entry: the one the log holds is the one recomputed from the stored
+    # row (its credential's hash, its issuance time, which is the second the proof was created).
+    async with registry.db.read() as session:
+        entries = {e.ref: e for e in (await session.exec(select(LogEntry).where(LogEntry.kind == "issued"))).all()}
+    for lic in found:
+        expected = log_entries.issued_licence(lic)
+        assert entries[lic.identifier].content == expected.content.decode()
+        assert entries[lic.identifier].leaf_hash == leaf_hash(expected.content)
+        assert json.loads(lic.credential_jcs)["proof"]["created"] == vc_time(lic.issued_at)
+    assert (await verify_log(registry)).problems == []
 
 
 def test_a_worker_with_another_master_key_refuses_to_sign(tmp_path: Path) -> None:
@@ -373,9 +388,11 @@ def test_a_worker_with_another_master_key_refuses_to_sign(tmp_path: Path) -> Non
     bulk._init_worker(str(theirs))
     context = bulk.SigningContext(
         SSC,
+        "X",
         "did:web:x",
         "X",
         BASE_URL,
+        datetime(2026, 11, 23, tzinfo=UTC),
         "2026-11-23T00:00:00Z",
         "X#key-1",
         "did:web:x#key-1",
