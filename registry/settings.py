@@ -38,10 +38,12 @@ class Settings:
     # SQLite page cache per connection. Inserts into a big database land on random pages of its indexes (holder
     # IDs, content keys); SQLite's default 2 MiB made bulk issuance read pages back at a million licences.
     sqlite_cache_mib: int = 16
-    # Federation (跨省通办): how long a call to a peer registry may take, and how often peers' trust lists are
-    # fetched again (a list older than its nextUpdate is used, and said to be stale).
+    # Federation (跨省通办): how long a call to a peer registry may take, how often peers' trust lists are
+    # fetched again (a list older than its nextUpdate is used, and said to be stale), and how stale a worker's
+    # copy of the peers table may be (a peer added or removed reaches every worker within it).
     federation_timeout_seconds: float = 5.0
     federation_refresh_seconds: int = 300
+    federation_peers_reload_seconds: float = 5.0
     # Edges (registry.http.headers): browser origins, besides our own, that may call the authenticated API with a
     # bearer token (CORS; the public read and verification endpoints allow every origin, without credentials).
     cors_origins: tuple[str, ...] = ()
@@ -70,6 +72,7 @@ class Settings:
             sqlite_cache_mib=int(env.get("REGISTRY_SQLITE_CACHE_MIB", "16")),
             federation_timeout_seconds=float(env.get("REGISTRY_FEDERATION_TIMEOUT_SECONDS", "5")),
             federation_refresh_seconds=int(env.get("REGISTRY_FEDERATION_REFRESH_SECONDS", "300")),
+            federation_peers_reload_seconds=float(env.get("REGISTRY_FEDERATION_PEERS_RELOAD_SECONDS", "5")),
             cors_origins=parse_origins(env.get("REGISTRY_CORS_ORIGINS", "")),
             public_read_rate_per_minute=int(env.get("REGISTRY_PUBLIC_READ_RATE_PER_MINUTE", "600")),
             verify_image_rate_per_minute=int(env.get("REGISTRY_VERIFY_IMAGE_RATE_PER_MINUTE", "30")),

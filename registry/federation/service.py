@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # the registry holds a PeerTrust: no import of it at run time
 log = logging.getLogger("registry.federation")
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # a trust list or status list is far smaller: more is not a peer's answer
-PEERS_RELOAD_SECONDS = 5.0  # how stale a worker's copy of the peers table may be
 REFETCH_SECONDS = 30.0  # an unknown key of a peer's fetches that peer's trust list again at most this often
 STATUS_REFETCH_SECONDS = 60.0  # at most this long between fetches of a peer's status list in use
 MAX_STATUS_LISTS = 1_000  # peers' status lists held per worker
@@ -252,7 +251,7 @@ class PeerTrust:
         self._loaded = -1e9
 
     async def _load(self, reg: Registry) -> None:
-        if time.monotonic() - self._loaded < PEERS_RELOAD_SECONDS:
+        if time.monotonic() - self._loaded < reg.settings.federation_peers_reload_seconds:
             return
         async with reg.db.read() as session:
             peers = (await session.exec(select(FederationPeer))).all()

@@ -32,6 +32,7 @@ from verification.trust_list import fingerprint, trust_list_key_from_proof
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REGISTRY = str(Path(sys.executable).parent / "registry")
+PEERS_RELOAD = "1"
 
 
 def _free_port() -> int:
@@ -95,11 +96,13 @@ def region(tmp: Path, name: str, registry_id: str, registry_name: str, **extra: 
 
 @pytest.fixture
 def regions(tmp_path: Path) -> Iterator[tuple[Region, Region]]:
-    # Beijing publishes status lists valid for 5 s, so a revocation there shows in Shenzhen within seconds.
+    # Beijing publishes status lists valid for 5 s, so a revocation there shows in Shenzhen within seconds;
+    # Shenzhen's workers read its peers table again after 1 s (PEERS_RELOAD), not the default 5 s.
     with (
         region(tmp_path, "beijing", "110000", "北京市电子证照库", REGISTRY_STATUS_LIST_TTL_SECONDS="5") as a,
-        region(tmp_path, "shenzhen", "440300", "深圳市电子证照库", REGISTRY_FEDERATION_TIMEOUT_SECONDS="2") as b,
-    ):
+        region(tmp_path, "shenzhen", "440300", "深圳市电子证照库", REGISTRY_FEDERATION_TIMEOUT_SECONDS="2",
+               REGISTRY_FEDERATION_PEERS_RELOAD_SECONDS=PEERS_RELOAD) as b,
+    ):  # fmt: skip
         yield a, b
 
 
@@ -156,7 +159,7 @@ def test_a_pinned_peer_licence_verifies_online_and_with_the_peer_down(regions: t
     assert 0 <= peers[0]["age_seconds"] < 60
 
     # Online: the verdict names the issuing registry; status comes from Beijing's own (signed) list.
-    time.sleep(5.5)  # past the 5 s worker cache of the peers table
+    time.sleep(float(PEERS_RELOAD) + 0.5)  # past the workers' cache of the peers table
     result = scan(shenzhen, payload)
     assert result["verdict"] == "valid", result
     assert result["issuing_registry"] == {"id": "110000", "name": "北京市电子证照库", "url": beijing.url}
@@ -317,7 +320,7 @@ def test_a_beijing_code_redeemed_at_a_shenzhen_window(regions: tuple[Region, Reg
 
     # The Shenzhen window opens a case with it: pulled through Shenzhen's own registry, checked there.
     agency_code, agency = _org_token(shenzhen, "agency", "深圳市公安局交通警察支队车管所")
-    time.sleep(5.5)  # past the 5 s worker cache of the peers table
+    time.sleep(float(PEERS_RELOAD) + 0.5)  # past the workers' cache of the peers table
     resp = httpx.post(f"{shenzhen.url}/api/v1/cases", headers=agency,
                       json={"service_code": RENEW_DRIVING, "share_code": code}, timeout=30)  # fmt: skip
     assert resp.status_code == 201, resp.text
@@ -368,7 +371,7 @@ def test_a_licence_transferred_from_beijing_to_shenzhen(regions: tuple[Region, R
     second, _, second_auth = issue_at(beijing)
     old = httpx.get(f"{beijing.url}/api/v1/licenses/{identifier}/credential", headers=auth).json()
     _, department = _org_token(shenzhen, "issuer", "深圳市公安局交通警察支队", "driving_license")
-    time.sleep(5.5)  # past the 5 s worker cache of the peers table
+    time.sleep(float(PEERS_RELOAD) + 0.5)  # past the workers' cache of the peers table
 
     resp = httpx.post(f"{shenzhen.url}/api/v1/licenses/transfers", headers=department,
                       json={"credential": old, "reason": "户籍迁入深圳"}, timeout=30)  # fmt: skip
