@@ -29,11 +29,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry import errors
 from registry.context import Registry
 from registry.db import insert_many
+from registry.licenses.lifecycle import FINAL
 from registry.log import entries as log_entries
-from registry.models import AccessLog, Counter, License, LicenseEvent, LogCheckpoint, LogEntry, LogNode, SigningKey
+from registry.models import (
+    AccessLog,
+    Counter,
+    License,
+    LicenseEvent,
+    LogCheckpoint,
+    LogEntry,
+    LogNode,
+    SigningKey,
+    StatusList,
+)
 from registry.trust.service import trust_signer
 from signing.keys import Signer
-from verification import merkle
+from verification import merkle, status_list
 from verification.checkpoint import checkpoint_note, verify_checkpoint
 
 log = logging.getLogger("registry.log")
@@ -382,7 +393,7 @@ async def verify_log(reg: Registry, *, batch: int = 50_000) -> LogReport:
                 verify_checkpoint(_note_of(cp), cp.signature, signer.public_key)
             except ValueError as exc:
                 report.problem(f"checkpoint {tree_size}: {exc}")
-        await _against_records(session, report, seen, key_states)
+        await _against_records(session, report, seen, key_states, batch)
     return report
 
 
@@ -421,17 +432,71 @@ def _account(
         key_states[row.ref] = content.decode("utf-8")
 
 
-async def _against_records(
-    session: AsyncSession, report: LogReport, seen: dict[str, Multiset[str]], key_states: dict[str, str]
+def _check_status(
+    report: LogReport,
+    licence: License,
+    last_event: tuple[int, str] | None,
+    bits: dict[str, bytes],
+    set_bits: Multiset[str],
 ) -> None:
-    """Each record's entry, as it would be written now, must be in the log exactly once, and nothing else."""
+    """A licence's status is the one its last (logged) event left, and its status bits say that status: so a
+    status or a bit changed directly in the database, say to un-revoke a licence, shows."""
+    if last_event is None or last_event[1] != licence.status:
+        logged = last_event[1] if last_event else "none"
+        report.problem(f"licence {licence.identifier}: status {licence.status}, but its last event says {logged}")
+    for list_id, wanted in (
+        (licence.revocation_list_id, licence.status in FINAL),
+        (licence.suspension_list_id, licence.status == "suspended"),
+    ):
+        list_bits = bits.get(list_id)
+        if list_bits is None or licence.status_index >= len(list_bits) * 8:
+            report.problem(f"licence {licence.identifier}: status list {list_id} or its slot is missing")
+            continue
+        if wanted:
+            set_bits[list_id] += 1
+        if status_list.bit_at(list_bits, licence.status_index) != wanted:
+            report.problem(
+                f"licence {licence.identifier}: its bit in {list_id} does not match its status {licence.status}"
+            )
+
+
+async def _against_records(
+    session: AsyncSession,
+    report: LogReport,
+    seen: dict[str, Multiset[str]],
+    key_states: dict[str, str],
+    batch: int,
+) -> None:
+    """Each record's entry, as it would be written now, must be in the log exactly once, and nothing else; each
+    licence's status and status bits must be what its events say."""
     expected: dict[str, Multiset[str]] = {"issued": Multiset(), "status": Multiset(), "access": Multiset()}
-    for licence in (await session.exec(select(License))).all():
-        expected["issued"][log_entries.issued_licence(licence).content.decode("utf-8")] += 1
+    last_events: dict[str, tuple[int, str]] = {}  # licence -> (event id, status after) of its last event
     events = await session.exec(select(LicenseEvent))
     for ev in events.all():
         if not (ev.action in log_entries.ISSUING_ACTIONS and ev.status_after == "active"):
             expected["status"][log_entries.status(ev).content.decode("utf-8")] += 1
+        assert ev.id is not None
+        if ev.identifier not in last_events or last_events[ev.identifier][0] < ev.id:
+            last_events[ev.identifier] = (ev.id, ev.status_after)
+    bits = {sl.id: sl.bits for sl in (await session.exec(select(StatusList))).all()}
+    set_bits: Multiset[str] = Multiset()  # status list -> how many of its bits the licences' statuses set
+    after = ""
+    while True:  # in pages by identifier: a million licences' credentials are not all held at once
+        page = (
+            await session.exec(
+                select(License).where(col(License.identifier) > after).order_by(col(License.identifier)).limit(batch)
+            )
+        ).all()
+        if not page:
+            break
+        for licence in page:
+            expected["issued"][log_entries.issued_licence(licence).content.decode("utf-8")] += 1
+            _check_status(report, licence, last_events.get(licence.identifier), bits, set_bits)
+        after = page[-1].identifier
+        session.expunge_all()
+    for list_id, list_bits in bits.items():
+        if int.from_bytes(list_bits, "big").bit_count() != set_bits[list_id]:
+            report.problem(f"status list {list_id}: bits are set that no licence's status sets")
     for record in (await session.exec(select(AccessLog))).all():
         expected["access"][log_entries.access(record).content.decode("utf-8")] += 1
     for kind, want in expected.items():

@@ -408,3 +408,7 @@ def test_a_licence_transferred_from_beijing_to_shenzhen(regions: tuple[Region, R
                       timeout=30)  # fmt: skip
     assert down.status_code == 502 and down.json()["code"] == "peer_unavailable", down.text
     assert len(httpx.get(f"{shenzhen.url}/api/v1/licenses", headers=department).json()) == before
+    # Both logs hold the transfer, and each side's statuses and status bits are what its events say.
+    for r in (beijing, shenzhen):
+        verified = r.cli("log", "verify")
+        assert verified.returncode == 0, verified.stderr

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule, run_state_machine_as_test
 
 from registry.context import Registry
+from registry.log.service import verify_log
 from registry.verify import service as verify_service
 from tests.conftest import Org
 from tests.integration.test_bad_input import assert_problem
@@ -92,6 +93,11 @@ async def test_lifecycle_state_machine(client: httpx.AsyncClient, registry: Regi
             assert got.status_code == 200 and got.json()["status"] == self.status[ident], got.text
             scan = run(verify_service.verify(registry, payload=self.payload[ident]))
             assert scan["verdict"] == VERDICT[self.status[ident]], (self.status[ident], scan["verdict"])
+
+        def teardown(self) -> None:
+            # Whatever the history, the log holds every record, and every status and status bit is what the
+            # licences' logged events say.
+            assert run(verify_log(registry)).problems == []
 
     await asyncio.to_thread(run_state_machine_as_test, Lifecycle, settings=RUNS)
 

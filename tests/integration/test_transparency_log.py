@@ -22,6 +22,7 @@ from signing.multikey import multikey_to_public_key
 from tests.conftest import Org
 from tests.integration.test_bad_input import assert_problem
 from tests.integration.test_lifecycle import act, fresh
+from verification.status_list import with_bit
 
 pytestmark = pytest.mark.integration
 
@@ -289,7 +290,50 @@ async def test_log_verify_detects_rewrites_and_deletions(
     finally:
         await _sql(registry, "UPDATE access_log SET purpose = :p WHERE id = :id", p=purpose, id=access_id)
 
-    # 4. A log entry deleted: a hole in the log and a record with no entry.
+    # 4. A suspended licence made active again in the database, status and bit: its last logged event says
+    # otherwise. And a bit set that no licence's status sets (a silent revocation) shows as well.
+    async with registry.db.read() as session:
+        suspension, slot = (
+            await (await session.connection()).execute(
+                text("SELECT suspension_list_id, status_index FROM license WHERE identifier = :id"), {"id": identifier}
+            )
+        ).one()
+        revocation_bits = (
+            await (await session.connection()).execute(
+                text("SELECT bits FROM status_list WHERE id = (SELECT revocation_list_id FROM license "
+                     "WHERE identifier = :id)"), {"id": identifier})
+        ).scalar_one()  # fmt: skip
+        suspension_bits = (
+            await (await session.connection()).execute(
+                text("SELECT bits FROM status_list WHERE id = :id"), {"id": suspension}
+            )
+        ).scalar_one()
+    await _sql(registry, "UPDATE license SET status = 'active' WHERE identifier = :id", id=identifier)
+    await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = :id",
+               b=with_bit(suspension_bits, slot, False), id=suspension)  # fmt: skip
+    try:
+        problems = await _problems(registry)
+        assert any(f"licence {identifier}: status active, but its last event says suspended" in p for p in problems)
+    finally:
+        await _sql(registry, "UPDATE license SET status = 'suspended' WHERE identifier = :id", id=identifier)
+        await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = :id", b=suspension_bits, id=suspension)
+    await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = :id", b=with_bit(suspension_bits, slot, False),
+               id=suspension)  # fmt: skip
+    try:
+        assert any(f"its bit in {suspension}" in p for p in await _problems(registry))
+    finally:
+        await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = :id", b=suspension_bits, id=suspension)
+    stray = slot + 1  # no licence holds this slot yet
+    await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = (SELECT revocation_list_id FROM license "
+               "WHERE identifier = :id)", b=with_bit(revocation_bits, stray, True), id=identifier)  # fmt: skip
+    try:
+        assert any("bits are set that no licence's status sets" in p for p in await _problems(registry))
+    finally:
+        await _sql(registry, "UPDATE status_list SET bits = :b WHERE id = (SELECT revocation_list_id FROM license "
+                   "WHERE identifier = :id)", b=revocation_bits, id=identifier)  # fmt: skip
+    assert await _problems(registry) == []
+
+    # 5. A log entry deleted: a hole in the log and a record with no entry.
     async with registry.db.read() as session:
         row = (
             (
