@@ -220,7 +220,8 @@ async def _store_chunk(
             check_may_issue(org.role, org.license_types, lt)
             if (await active_key(session, org_code)).id != reserved.key_id:
                 raise _KeyChanged
-            await store_signed(session, reserved.job()[0], reserved.key_id, keep, reason)
+            context, _, _ = reserved.job()  # the context the chunk was signed under: its time is the licences'
+            await store_signed(session, context, reserved.key_id, keep, reason)
     except IntegrityError:
         # A concurrent run of the same file stored some of these rows first: take them one at a time.
         alone = await _issue_one_by_one(reg, org_code, kept, actor, reason)

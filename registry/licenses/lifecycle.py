@@ -80,15 +80,19 @@ def _check_transition(licence: License, action: str, now: datetime) -> str:
     return after
 
 
+def status_bits(licence: License) -> dict[str, bool]:
+    """What the licence's status says its bits are: status list id -> bit at its ``status_index``."""
+    return {
+        licence.revocation_list_id: licence.status in FINAL,
+        licence.suspension_list_id: licence.status == "suspended",
+    }
+
+
 async def apply_status(session: AsyncSession, licence: License, now: datetime) -> None:
     """Set the licence's revocation and suspension bits to match its status, and bump the status counter
     so every worker reloads those lists."""
     version = await counters.bump(session, counters.STATUS)
-    wanted = {
-        licence.revocation_list_id: licence.status in FINAL,
-        licence.suspension_list_id: licence.status == "suspended",
-    }
-    for list_id, value in wanted.items():
+    for list_id, value in status_bits(licence).items():
         status_list = (await session.exec(select(StatusList).where(StatusList.id == list_id).with_for_update())).one()
         bits = with_bit(status_list.bits, licence.status_index, value)
         if bits != status_list.bits:

@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry import errors
 from registry.context import Registry
 from registry.db import insert_many
-from registry.licenses.lifecycle import FINAL
+from registry.licenses.lifecycle import status_bits
 from registry.log import entries as log_entries
 from registry.models import (
     AccessLog,
@@ -444,10 +444,7 @@ def _check_status(
     if last_event is None or last_event[1] != licence.status:
         logged = last_event[1] if last_event else "none"
         report.problem(f"licence {licence.identifier}: status {licence.status}, but its last event says {logged}")
-    for list_id, wanted in (
-        (licence.revocation_list_id, licence.status in FINAL),
-        (licence.suspension_list_id, licence.status == "suspended"),
-    ):
+    for list_id, wanted in status_bits(licence).items():
         list_bits = bits.get(list_id)
         if list_bits is None or licence.status_index >= len(list_bits) * 8:
             report.problem(f"licence {licence.identifier}: status list {list_id} or its slot is missing")
